@@ -1,0 +1,41 @@
+import { z } from 'zod'
+import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
+
+/**
+ * The GPU service's configuration: every environment variable it reads, parsed in one place so a
+ * bad value stops the process at start with a message that names the variable.
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | `GPU_SERVICE_SECRET` | (required) | shared HMAC secret with the edge, ≥ 32 characters |
+ * | `HOST` | `127.0.0.1` | listen address (`0.0.0.0` in the container) |
+ * | `PORT` | `8788` | listen port |
+ * | `SIGNATURE_WINDOW_S` | `300` | accepted clock skew of signed requests, seconds |
+ * | `MODEL_ID` | `snoopi-default` | id under which the loaded bundle is served |
+ */
+export const serviceConfigSchema = z.object({
+  GPU_SERVICE_SECRET: z
+    .string({ error: 'is required (the shared HMAC secret with the edge)' })
+    .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8788),
+  SIGNATURE_WINDOW_S: z.coerce.number().int().min(1).max(3600).default(300),
+  MODEL_ID: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be 1–64 characters of a-z, 0-9, ".", "_" or "-"')
+    .default('snoopi-default'),
+})
+
+export type ServiceConfig = z.infer<typeof serviceConfigSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Parses `env` (default `process.env`); throws one ConfigError listing every bad variable. */
+export function loadServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
+  const parsed = serviceConfigSchema.safeParse(env)
+  if (parsed.success) return parsed.data
+  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
+  throw new ConfigError(`invalid GPU service configuration:\n${lines.join('\n')}`)
+}

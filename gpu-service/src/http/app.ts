@@ -1,0 +1,39 @@
+import { Hono } from 'hono'
+import { signedRequests } from '../auth/signed-requests.ts'
+import type { ServiceConfig } from '../config/service-config.ts'
+import { modelCatalog } from '../models/model-catalog.ts'
+import { errorResponse } from './errors.ts'
+
+export interface AppDeps {
+  config: ServiceConfig
+  startedAt?: Date
+  log?: (line: string) => void
+}
+
+/**
+ * The GPU service's HTTP surface.
+ * - `GET /healthz`: the process is alive (no auth, for load balancers).
+ * - `GET /internal/models`: the models served here; signed by the edge.
+ */
+export function createApp({ config, startedAt = new Date(), log = console.log }: AppDeps): Hono {
+  const app = new Hono()
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+
+  app.use(
+    '/internal/*',
+    signedRequests({
+      secret: config.GPU_SERVICE_SECRET,
+      windowSeconds: config.SIGNATURE_WINDOW_S,
+      onReject: (reason, path) => log(`rejected unsigned request to ${path}: ${reason}`),
+    }),
+  )
+  app.get('/internal/models', (c) => c.json({ object: 'list', data: modelCatalog(config, startedAt) }))
+
+  app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path}`))
+  app.onError((error, c) => {
+    log(`unhandled error on ${c.req.method} ${c.req.path}: ${error.stack ?? String(error)}`)
+    return errorResponse(c, 500, 'internal_error', 'internal error')
+  })
+  return app
+}

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { signRequest } from '../auth/request-signature.ts'
+import { loadServiceConfig } from '../config/service-config.ts'
+import { startServer, type RunningServer } from './server.ts'
+
+const secret = 'f'.repeat(64)
+let server: RunningServer
+const rejections: string[] = []
+
+beforeAll(async () => {
+  const config = loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0', MODEL_ID: 'tiny-test' })
+  server = await startServer(config, (line) => rejections.push(line))
+})
+afterAll(() => server.close())
+
+async function signedGet(path: string, overrides: { secret?: string; now?: number } = {}) {
+  const headers = await signRequest({ method: 'GET', path, secret: overrides.secret ?? secret, now: overrides.now })
+  return fetch(server.url + path, { headers })
+}
+
+describe('GPU service over HTTP', () => {
+  it('answers /healthz without credentials', async () => {
+    const response = await fetch(`${server.url}/healthz`)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ status: 'ok' })
+  })
+
+  it('lists its model to a signed request', async () => {
+    const response = await signedGet('/internal/models')
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { object: string; data: { id: string; ready: boolean }[] }
+    expect(body.object).toBe('list')
+    expect(body.data.map((m) => m.id)).toEqual(['tiny-test'])
+  })
+
+  it.each([
+    ['no signature', () => fetch(`${server.url}/internal/models`), 'missing signature headers'],
+    ['a wrong secret', () => signedGet('/internal/models', { secret: 'e'.repeat(64) }), 'signature mismatch'],
+    ['a stale timestamp', () => signedGet('/internal/models', { now: Date.now() - 10 * 60_000 }), 'window'],
+    [
+      'a signature for another path',
+      async () => {
+        const headers = await signRequest({ method: 'GET', path: '/internal/other', secret })
+        return fetch(`${server.url}/internal/models`, { headers })
+      },
+      'signature mismatch',
+    ],
+  ])('rejects %s with 401 and logs why', async (_name, send, reason) => {
+    const response = await send()
+    expect(response.status).toBe(401)
+    expect(await response.json()).toEqual({
+      error: {
+        type: 'invalid_request_error',
+        code: 'invalid_signature',
+        message: 'request signature missing, invalid or expired',
+      },
+    })
+    expect(rejections.at(-1)).toContain(reason)
+  })
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const response = await fetch(`${server.url}/nope`)
+    expect(response.status).toBe(404)
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('not_found')
+  })
+
+})

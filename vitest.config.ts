@@ -5,13 +5,15 @@ import { defineConfig } from 'vitest/config'
  * One vitest run for every tier:
  * - `edge`: inside workerd, with the real wrangler.toml (Cloudflare's Vitest integration);
  * - `gpu-service`: Node, real HTTP servers and (later) real onnxruntime-node sessions;
+ * - `tooling`: the dev scripts (npm start's helpers);
  * - `e2e`: Node, starts the whole local stack the way `npm start` does.
  */
 export default defineConfig({
   test: {
+    // Logs of passing tests (e.g. the edge's internal error lines) are noise; failures keep theirs.
+    silent: 'passed-only',
     projects: [
       {
-        extends: false,
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
@@ -27,11 +29,12 @@ export default defineConfig({
         test: { name: 'edge', include: ['edge/src/**/*.test.ts'] },
       },
       {
-        extends: false,
         test: { name: 'gpu-service', environment: 'node', include: ['gpu-service/src/**/*.test.ts'] },
       },
       {
-        extends: false,
+        test: { name: 'tooling', environment: 'node', include: ['scripts/**/*.test.ts'] },
+      },
+      {
         test: {
           name: 'e2e',
           environment: 'node',

@@ -31,9 +31,11 @@ export type Verdict = { ok: true } | { ok: false; reason: string }
 const encoder = new TextEncoder()
 
 function toBytes(body: Uint8Array | string | undefined): Uint8Array<ArrayBuffer> {
-  if (body === undefined) return new Uint8Array(0)
-  if (typeof body === 'string') return encoder.encode(body)
-  return new Uint8Array(body)
+  const view = typeof body === 'string' ? encoder.encode(body) : (body ?? new Uint8Array(0))
+  // A copy on a plain ArrayBuffer: WebCrypto does not accept views on shared memory.
+  const copy = new Uint8Array(view.byteLength)
+  copy.set(view)
+  return copy
 }
 
 function toHex(bytes: ArrayBuffer): string {

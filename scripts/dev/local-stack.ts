@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import type { Writable } from 'node:stream'
+import { pipeWithPrefix, prefix, type Colour } from './prefixed-output.ts'
+
+export interface StackOptions {
+  root: string
+  edgePort: number
+  gpuPort: number
+  /** The secrets file both tiers read (wrangler via --env-file, the GPU service via its environment). */
+  devVarsPath: string
+  vars: Record<string, string>
+  /** Where wrangler keeps local KV/R2/D1/DO state. */
+  persistTo: string
+  useColour: boolean
+  out?: Writable
+}
+
+interface Tier {
+  name: string
+  child: ChildProcess
+  exited: Promise<number | null>
+}
+
+const require = createRequire(import.meta.url)
+
+/** The wrangler CLI the edge workspace depends on (its package exports hide the bin path). */
+function wranglerBin(root: string): string {
+  const manifest = require.resolve('wrangler/package.json', { paths: [join(root, 'edge')] })
+  const { bin } = require(manifest) as { bin: Record<string, string> }
+  return join(dirname(manifest), bin.wrangler ?? 'bin/wrangler.js')
+}
+
+/** Starts both tiers as child processes in their own process groups, so stopping them is reliable. */
+export function startStack(options: StackOptions): { tiers: Tier[]; stop: () => Promise<void> } {
+  const out = options.out ?? process.stdout
+  const gpuUrl = `http://127.0.0.1:${options.gpuPort}`
+  // Everything that can throw happens before the first child starts, so a failure leaves no orphan.
+  const wrangler = wranglerBin(options.root)
+  mkdirSync(options.persistTo, { recursive: true })
+
+  const launch = (name: string, colour: Colour, args: string[], env: NodeJS.ProcessEnv): Tier => {
+    // process.execPath is the project's Node 22 when started through npm scripts.
+    const child = spawn(process.execPath, args, {
+      cwd: options.root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    const label = prefix(name, colour, 4, options.useColour)
+    pipeWithPrefix(child.stdout, out, label)
+    pipeWithPrefix(child.stderr, out, label)
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    return { name, child, exited }
+  }
+
+  const gpu = launch('gpu', 'magenta', [join(options.root, 'gpu-service/src/main.ts')], {
+    ...process.env,
+    ...options.vars,
+    HOST: '127.0.0.1',
+    PORT: String(options.gpuPort),
+  })
+  const edge = launch(
+    'edge',
+    'cyan',
+    [
+      wrangler,
+      'dev',
+      '--config',
+      join(options.root, 'wrangler.toml'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(options.edgePort),
+      '--env-file',
+      options.devVarsPath,
+      '--var',
+      `GPU_SERVICE_URL:${gpuUrl}`,
+      '--persist-to',
+      options.persistTo,
+      '--show-interactive-dev-session=false',
+    ],
+    {
+      ...process.env,
+      WRANGLER_SEND_METRICS: 'false',
+      // Local dev uses workerd's placeholder `request.cf` instead of fetching one from Cloudflare.
+      CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? 'false',
+      FORCE_COLOR: options.useColour ? '1' : '0',
+    },
+  )
+  const tiers = [edge, gpu]
+
+  const stop = async () => {
+    for (const tier of tiers) signalGroup(tier.child, 'SIGTERM')
+    const killer = setTimeout(() => {
+      for (const tier of tiers) signalGroup(tier.child, 'SIGKILL')
+    }, 10_000)
+    await Promise.all(tiers.map((tier) => tier.exited))
+    clearTimeout(killer)
+  }
+  return { tiers, stop }
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    // The group is already gone.
+  }
+}
+
+/** Polls `url` until it answers 200 or `timeoutMs` passes. */
+export async function waitForHealthy(url: string, timeoutMs: number, gaveUp: () => boolean = () => false): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && !gaveUp()) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+      if (response.ok) return true
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  return false
+}

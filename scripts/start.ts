@@ -1,0 +1,124 @@
+/**
+ * `npm start`: the whole product on this machine. Runs the edge worker under `wrangler dev` (workerd,
+ * local bindings) and the GPU service together, with prefixed logs, and stops both on Ctrl-C.
+ */
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ensureDevVars } from './dev/dev-vars.ts'
+import { startStack, waitForHealthy } from './dev/local-stack.ts'
+
+const usage = `Usage: npm start [-- options]
+
+Starts the SNOOPI image API locally: the edge worker (wrangler dev) and the GPU service.
+
+Options:
+  --edge-port <n>   port of the public API (default 8787, env EDGE_PORT)
+  --gpu-port <n>    port of the GPU service (default 8788, env GPU_PORT)
+  --dev-vars <file> local secrets file, created with a random secret when missing (default .dev.vars)
+  --persist-to <d>  where wrangler keeps local KV/R2/D1/Durable Object state (default .wrangler/state)
+  --ready-timeout <s> seconds to wait for both tiers to answer /healthz (default 90)
+  -h, --help        show this help
+
+Ctrl-C stops both tiers.`
+
+function fail(message: string): never {
+  console.error(`npm start: ${message}\n\n${usage}`)
+  process.exit(2)
+}
+
+function port(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > 65535) fail(`${name} must be a port number 1–65535, got "${value}"`)
+  return n
+}
+
+async function main(): Promise<void> {
+  const major = Number(process.versions.node.split('.')[0])
+  if (major < 22) fail(`Node ${process.version} is running this script; run it through npm so the project's Node 22 is used`)
+
+  let values
+  try {
+    ;({ values } = parseArgs({
+      options: {
+        'edge-port': { type: 'string' },
+        'gpu-port': { type: 'string' },
+        'dev-vars': { type: 'string' },
+        'persist-to': { type: 'string' },
+        'ready-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    fail((error as Error).message)
+  }
+  if (values.help) {
+    console.log(usage)
+    return
+  }
+
+  const root = resolve(import.meta.dirname, '..')
+  const edgePort = port(values['edge-port'] ?? process.env.EDGE_PORT, 8787, '--edge-port')
+  const gpuPort = port(values['gpu-port'] ?? process.env.GPU_PORT, 8788, '--gpu-port')
+  if (edgePort === gpuPort) fail('--edge-port and --gpu-port must differ')
+  const readySeconds = Number(values['ready-timeout'] ?? 90)
+  if (!(readySeconds > 0)) fail('--ready-timeout must be a positive number of seconds')
+  const devVarsPath = resolve(values['dev-vars'] ?? join(root, '.dev.vars'))
+  const { vars, created } = ensureDevVars(devVarsPath)
+  if (created) console.log(`created ${devVarsPath} with a random local GPU_SERVICE_SECRET`)
+
+  const stack = startStack({
+    root,
+    edgePort,
+    gpuPort,
+    devVarsPath,
+    vars,
+    persistTo: resolve(values['persist-to'] ?? join(root, '.wrangler/state')),
+    useColour: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  })
+
+  let stopping = false
+  const shutdown = async (code: number, why?: string) => {
+    if (stopping) return
+    stopping = true
+    if (why) console.log(why)
+    await stack.stop()
+    process.exit(code)
+  }
+  process.on('SIGINT', () => void shutdown(0, '\nstopping both tiers…'))
+  process.on('SIGTERM', () => void shutdown(0, 'stopping both tiers…'))
+  for (const tier of stack.tiers) {
+    void tier.exited.then((code) => shutdown(1, `${tier.name} exited (code ${code}); stopping the other tier`))
+  }
+
+  const edgeUrl = `http://127.0.0.1:${edgePort}`
+  const gpuUrl = `http://127.0.0.1:${gpuPort}`
+  const ready = await Promise.all([
+    waitForHealthy(`${gpuUrl}/healthz`, readySeconds * 1000, () => stopping),
+    waitForHealthy(`${edgeUrl}/healthz`, readySeconds * 1000, () => stopping),
+  ])
+  if (stopping) return
+  if (!ready.every(Boolean)) {
+    await shutdown(1, `the local stack did not become healthy within ${readySeconds}s (see the logs above)`)
+    return
+  }
+  console.log(
+    [
+      '',
+      'SNOOPI image API is running',
+      `  public API (edge):  ${edgeUrl}`,
+      `  GPU service:        ${gpuUrl}  (signed requests only, besides /healthz)`,
+      '',
+      'Try:',
+      `  curl -s ${edgeUrl}/v1/models`,
+      '',
+      'Ctrl-C stops both tiers.',
+      '',
+    ].join('\n'),
+  )
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+/**
+ * The whole local stack as `npm start` runs it: wrangler dev (workerd) + the GPU service, on free
+ * ports, with a throw-away secrets file and state folder.
+ */
+const root = resolve(import.meta.dirname, '..')
+let stack: ChildProcess
+let output = ''
+let edgeUrl = ''
+let gpuUrl = ''
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer()
+    server.once('error', fail)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))))
+    })
+  })
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((done) => child.once('exit', (code) => done(code)))
+}
+
+beforeAll(async () => {
+  const [edgePort, gpuPort] = [await freePort(), await freePort()]
+  edgeUrl = `http://127.0.0.1:${edgePort}`
+  gpuUrl = `http://127.0.0.1:${gpuPort}`
+  const scratch = mkdtempSync(join(tmpdir(), 'snoopi-stack-'))
+  stack = spawn(
+    process.execPath,
+    [
+      join(root, 'scripts/start.ts'),
+      '--edge-port',
+      String(edgePort),
+      '--gpu-port',
+      String(gpuPort),
+      '--dev-vars',
+      join(scratch, '.dev.vars'),
+      '--persist-to',
+      join(scratch, 'state'),
+    ],
+    { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  await new Promise<void>((done, fail) => {
+    const timer = setInterval(() => {
+      if (output.includes('SNOOPI image API is running')) {
+        clearInterval(timer)
+        done()
+      } else if (stack.exitCode !== null) {
+        clearInterval(timer)
+        fail(new Error(`npm start exited early:\n${output}`))
+      }
+    }, 100)
+  })
+})
+
+afterAll(async () => {
+  if (stack.exitCode === null) {
+    stack.kill('SIGTERM')
+    await exited(stack)
+  }
+})
+
+describe('local stack (npm start)', () => {
+  it('prints the URL and a ready-to-paste curl', () => {
+    expect(output).toContain(`public API (edge):  ${edgeUrl}`)
+    expect(output).toContain(`curl -s ${edgeUrl}/v1/models`)
+    expect(output).toMatch(/\[gpu\] +GPU service listening/)
+    expect(output).toMatch(/\[edge\] /)
+  })
+
+  it('serves /healthz on the edge', async () => {
+    const response = await fetch(`${edgeUrl}/healthz`)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ status: 'ok' })
+  })
+
+  it('answers /v1/models through the edge from the GPU service', async () => {
+    const response = await fetch(`${edgeUrl}/v1/models`)
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { object: string; data: { id: string; owned_by: string }[] }
+    expect(body.object).toBe('list')
+    expect(body.data).toEqual([expect.objectContaining({ id: 'snoopi-default', owned_by: 'snoopi' })])
+    expect(output).toMatch(/GET \/v1\/models 200/)
+  })
+
+  it('keeps the GPU service closed to unsigned callers', async () => {
+    expect((await fetch(`${gpuUrl}/healthz`)).status).toBe(200)
+    expect((await fetch(`${gpuUrl}/internal/models`)).status).toBe(401)
+  })
+
+  it('stops both tiers on SIGINT (Ctrl-C) and frees their ports', async () => {
+    stack.kill('SIGINT')
+    expect(await exited(stack)).toBe(0)
+    await expect(fetch(`${edgeUrl}/healthz`)).rejects.toThrow()
+    await expect(fetch(`${gpuUrl}/healthz`)).rejects.toThrow()
+  })
+})

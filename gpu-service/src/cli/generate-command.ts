@@ -1,0 +1,102 @@
+import { writeFileSync } from 'node:fs'
+import { extname } from 'node:path'
+import { parseArgs } from 'node:util'
+import { formatSize, parseSize } from '../bundle/model-bundle.ts'
+import { PipelineInputError, outputFormats, type OutputFormat } from '../pipeline/generate-request.ts'
+import { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
+import type { Device } from '../runtime/onnx-backend.ts'
+import { CliError, type Command } from './command.ts'
+
+const usage = `Usage: snoopi generate --bundle <dir> --prompt "<text>" --out <file.png> [options]
+
+Generates images with a one-step model bundle on this machine (no server needed).
+
+Options:
+  --bundle <dir>          model bundle (Optimum ONNX layout; see snoopi make-bundle)
+  --prompt <text>         what to draw
+  --negative-prompt <t>   what to keep out (needs the NASA rewrite; not available yet)
+  --seed <n>              0 … 2^64−1 (default 0); image i of a batch uses seed + i
+  --size <WxH>            one of the bundle's sizes (default: its first)
+  --batch <n>             images in one batched call (default 1); files get -0, -1, … suffixes
+  --format <png|webp|jpeg> default: from the --out extension, else png
+  --device <cpu|cuda>     execution provider (default cpu; cuda falls back to cpu with a log line)
+  --out <file>            where to write the image`
+
+function outPaths(out: string, batch: number): string[] {
+  if (batch === 1) return [out]
+  const ext = extname(out)
+  const stem = ext ? out.slice(0, -ext.length) : out
+  return Array.from({ length: batch }, (_, i) => `${stem}-${i}${ext}`)
+}
+
+/** `snoopi generate`: one prompt to one or more image files. */
+export const generateCommand: Command = {
+  name: 'generate',
+  summary: 'generate images from a prompt with a local bundle',
+  usage,
+  async run(argv, io) {
+    let values
+    try {
+      ;({ values } = parseArgs({
+        args: argv,
+        options: {
+          bundle: { type: 'string' },
+          prompt: { type: 'string' },
+          'negative-prompt': { type: 'string' },
+          seed: { type: 'string', default: '0' },
+          size: { type: 'string' },
+          batch: { type: 'string', default: '1' },
+          format: { type: 'string' },
+          device: { type: 'string', default: 'cpu' },
+          out: { type: 'string' },
+        },
+      }))
+    } catch (error) {
+      throw new CliError((error as Error).message, 2)
+    }
+    if (!values.bundle) throw new CliError('--bundle is required', 2)
+    if (values.prompt === undefined) throw new CliError('--prompt is required', 2)
+    if (!values.out) throw new CliError('--out is required', 2)
+    if (values['negative-prompt'] !== undefined) {
+      throw new CliError('--negative-prompt needs the NASA UNet rewrite, which this build does not include yet', 2)
+    }
+    const batch = Number(values.batch)
+    if (!Number.isInteger(batch) || batch < 1 || batch > 16) throw new CliError('--batch must be an integer from 1 to 16', 2)
+    if (!/^\d{1,20}$/.test(values.seed)) throw new CliError('--seed must be an integer in [0, 2^64-1]', 2)
+    const seed = BigInt(values.seed)
+    if (values.size !== undefined && !/^\d+x\d+$/.test(values.size)) throw new CliError('--size must look like 512x512', 2)
+    const format = (values.format ?? (extname(values.out).slice(1).toLowerCase().replace('jpg', 'jpeg') || 'png')) as OutputFormat
+    if (!outputFormats.includes(format)) throw new CliError(`--format must be one of ${outputFormats.join(', ')}`, 2)
+    if (values.device !== 'cpu' && values.device !== 'cuda') throw new CliError('--device must be cpu or cuda', 2)
+
+    const progress = (line: string) => io.stderr.write(`${line}\n`)
+    let pipeline: OneStepPipeline
+    try {
+      pipeline = await OneStepPipeline.load(values.bundle, { device: values.device as Device, onProgress: progress, log: progress })
+    } catch (error) {
+      throw new CliError((error as Error).message, 1)
+    }
+    try {
+      const { images, timings } = await pipeline.generate({
+        prompts: Array.from({ length: batch }, () => values.prompt as string),
+        seeds: Array.from({ length: batch }, (_, i) => seed + BigInt(i)),
+        size: values.size ? parseSize(values.size) : undefined,
+        outputFormat: format,
+      })
+      const paths = outPaths(values.out, batch)
+      images.forEach((image, i) => writeFileSync(paths[i] as string, image.data))
+      const dropped = images[0]?.droppedTokens ?? 0
+      if (dropped > 0) progress(`note: the prompt is longer than CLIP's 75 tokens; the last ${dropped} were dropped`)
+      const size = images[0] ? formatSize(images[0]) : ''
+      progress(
+        `wrote ${paths.join(', ')} (${size}, seed ${seed}${batch > 1 ? `…${seed + BigInt(batch - 1)}` : ''}) in ${Math.round(timings.total)} ms ` +
+          `[text ${Math.round(timings.textEncoder)} ms, unet ${Math.round(timings.unet)} ms, vae ${Math.round(timings.vae)} ms, encode ${Math.round(timings.encode)} ms]`,
+      )
+    } catch (error) {
+      if (error instanceof PipelineInputError) throw new CliError(error.message, 2)
+      throw error
+    } finally {
+      await pipeline.dispose()
+    }
+  },
+}

@@ -1,0 +1,187 @@
+import { performance } from 'node:perf_hooks'
+import type { Tensor } from 'onnxruntime-node'
+import { loadBundle, type ModelBundle } from '../bundle/model-bundle.ts'
+import { latentNoise } from '../diffusion/gaussian-noise.ts'
+import { alphaBarAt, alphasCumprod } from '../diffusion/noise-schedule.ts'
+import { predictX0, toVaeInput } from '../diffusion/one-step.ts'
+import { contentTypeOf, encodeImage } from '../imaging/encode-image.ts'
+import { toRgb8 } from '../imaging/to-rgb8.ts'
+import { createSession, disposeSession, runSession, type LoadedSession, type SessionOptions } from '../runtime/onnx-backend.ts'
+import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts'
+import { validateRequest, type GenerateRequest, type ValidRequest } from './generate-request.ts'
+import { findTensor, floatFeed, idsFeed, readFloats, timestepFeed } from './tensor-io.ts'
+import { TextEmbeddingCache } from './text-embedding-cache.ts'
+
+export interface GeneratedImage {
+  data: Uint8Array
+  contentType: string
+  seed: bigint
+  width: number
+  height: number
+  /** Prompt tokens past CLIP's 75 that were cut. */
+  droppedTokens: number
+}
+
+/** Milliseconds per stage of one call. */
+export interface StageTimings {
+  tokenize: number
+  textEncoder: number
+  unet: number
+  vae: number
+  encode: number
+  total: number
+}
+
+export interface GenerateResult {
+  images: GeneratedImage[]
+  timings: StageTimings
+}
+
+export interface PipelineOptions extends SessionOptions {
+  /** Prompts whose text features are kept (LRU). Default 256. */
+  embeddingCacheSize?: number
+  onProgress?: (line: string) => void
+}
+
+/**
+ * The one-step text-to-image pipeline: tokenize → text encoder → UNet once at the one-step timestep
+ * → x0 by the model's prediction type → ÷ VAE scaling factor → VAE decoder → 8-bit RGB → PNG/WebP/JPEG.
+ * N images are one batched UNet call and one batched VAE call.
+ *
+ * `run()` of onnxruntime-node blocks its thread: the service uses this class inside a worker
+ * (`pipeline-worker.ts`); tests, the CLI and benchmarks may call it directly.
+ */
+export class OneStepPipeline {
+  readonly bundle: ModelBundle
+  private readonly tokenizer: ClipTokenizer
+  private readonly textEncoder: LoadedSession
+  private readonly unet: LoadedSession
+  private readonly vae: LoadedSession
+  private readonly alphaBar: number
+  private readonly sequenceLength: number
+  readonly embeddings: TextEmbeddingCache
+
+  private constructor(bundle: ModelBundle, tokenizer: ClipTokenizer, sessions: LoadedSession[], cacheSize: number) {
+    this.bundle = bundle
+    this.tokenizer = tokenizer
+    ;[this.textEncoder, this.unet, this.vae] = sessions as [LoadedSession, LoadedSession, LoadedSession]
+    this.alphaBar = alphaBarAt(alphasCumprod(bundle.scheduler), bundle.oneStepTimestep)
+    const idsShape = findTensor(this.textEncoder.inputs, 'input_ids', 'text_encoder').shape
+    this.sequenceLength = typeof idsShape[1] === 'number' ? idsShape[1] : 77
+    this.embeddings = new TextEmbeddingCache(cacheSize)
+  }
+
+  static async load(bundleDir: string, options: PipelineOptions = {}): Promise<OneStepPipeline> {
+    const progress = options.onProgress ?? (() => {})
+    const bundle = loadBundle(bundleDir)
+    const tokenizer = ClipTokenizer.fromDirectory(bundle.files.tokenizerDir)
+    const sessions: LoadedSession[] = []
+    for (const [name, path] of [
+      ['text encoder', bundle.files.textEncoder],
+      ['UNet', bundle.files.unet],
+      ['VAE decoder', bundle.files.vaeDecoder],
+    ] as const) {
+      const t0 = performance.now()
+      progress(`loading ${name} (${sessions.length + 1}/3)…`)
+      sessions.push(await createSession(path, options))
+      progress(`loaded ${name} in ${Math.round(performance.now() - t0)} ms on ${sessions.at(-1)?.provider}`)
+    }
+    return new OneStepPipeline(bundle, tokenizer, sessions, options.embeddingCacheSize ?? 256)
+  }
+
+  /** Text features `[prompts.length, tokens, hidden]` for the prompts, through the LRU cache. */
+  async encodeText(prompts: string[], timings: StageTimings): Promise<{ features: Float32Array; dims: number[]; dropped: number[] }> {
+    const t0 = performance.now()
+    const rows: (Float32Array | undefined)[] = prompts.map((p) => this.embeddings.get(p))
+    const framed = prompts.map((p) => this.tokenizer.frame(p, this.sequenceLength))
+    const missing = [...new Set(prompts.filter((_, i) => rows[i] === undefined).map((p) => prompts.indexOf(p)))]
+    timings.tokenize += performance.now() - t0
+
+    const t1 = performance.now()
+    const hiddenName = 'last_hidden_state'
+    const fresh = new Map<string, Float32Array>()
+    if (missing.length > 0) {
+      const ids = new Int32Array(missing.length * this.sequenceLength)
+      missing.forEach((row, i) => ids.set((framed[row] as { ids: Int32Array }).ids, i * this.sequenceLength))
+      const idsInfo = findTensor(this.textEncoder.inputs, 'input_ids', 'text_encoder')
+      findTensor(this.textEncoder.outputs, hiddenName, 'text_encoder')
+      const out = await runSession(this.textEncoder, { input_ids: idsFeed(idsInfo, ids, [missing.length, this.sequenceLength]) }, [hiddenName])
+      const hidden = readFloats(out[hiddenName] as Tensor)
+      const rowSize = hidden.length / missing.length
+      missing.forEach((row, i) => fresh.set(prompts[row] as string, hidden.slice(i * rowSize, (i + 1) * rowSize)))
+      for (const [prompt, row] of fresh) this.embeddings.set(prompt, row)
+    }
+    const resolved = prompts.map((p, i) => rows[i] ?? (fresh.get(p) as Float32Array))
+    const rowSize = (resolved[0] as Float32Array).length
+    const features = new Float32Array(rowSize * prompts.length)
+    resolved.forEach((row, i) => features.set(row, i * rowSize))
+    timings.textEncoder += performance.now() - t1
+    return { features, dims: [prompts.length, this.sequenceLength, rowSize / this.sequenceLength], dropped: framed.map((f) => f.dropped) }
+  }
+
+  /** Generates one image per prompt/seed pair. Throws PipelineInputError for bad input. */
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    const start = performance.now()
+    const valid = validateRequest(this.bundle, request)
+    const { pixels, dropped, timings } = await this.decode(valid)
+    const { width, height } = valid.size
+    const t2 = performance.now()
+    const rgb = toRgb8(pixels, [valid.prompts.length, 3, height, width])
+    const images = await Promise.all(
+      rgb.map(async (data, i) => ({
+        data: await encodeImage(data, width, height, valid.outputFormat),
+        contentType: contentTypeOf(valid.outputFormat),
+        seed: valid.seeds[i] as bigint,
+        width,
+        height,
+        droppedTokens: dropped[i] as number,
+      })),
+    )
+    timings.encode = performance.now() - t2
+    timings.total = performance.now() - start
+    return { images, timings }
+  }
+
+  /**
+   * Everything up to the VAE output: `[batch, 3, height, width]` floats in about [−1, 1], before the
+   * 8-bit rounding (tests compare batched and single calls here).
+   */
+  async decode(valid: ValidRequest): Promise<{ pixels: Float32Array; dropped: number[]; timings: StageTimings }> {
+    const timings: StageTimings = { tokenize: 0, textEncoder: 0, unet: 0, vae: 0, encode: 0, total: 0 }
+    const batch = valid.prompts.length
+    const { width, height } = valid.size
+    const f = this.bundle.vaeScaleFactor
+    const latentShape = [this.bundle.latentChannels, height / f, width / f] as const
+    const latentSize = latentShape[0] * latentShape[1] * latentShape[2]
+
+    const text = await this.encodeText(valid.prompts, timings)
+
+    const t0 = performance.now()
+    const z = new Float32Array(batch * latentSize)
+    valid.seeds.forEach((seed, i) => z.set(latentNoise(seed, latentShape), i * latentSize))
+    const latentDims = [batch, ...latentShape]
+    const unetInputs = this.unet.inputs
+    const feeds = {
+      sample: floatFeed(findTensor(unetInputs, 'sample', 'unet'), z, latentDims),
+      timestep: timestepFeed(findTensor(unetInputs, 'timestep', 'unet'), this.bundle.oneStepTimestep, batch),
+      encoder_hidden_states: floatFeed(findTensor(unetInputs, 'encoder_hidden_states', 'unet'), text.features, text.dims),
+    }
+    const unetOut = await runSession(this.unet, feeds)
+    const modelOutput = readFloats((unetOut.out_sample ?? Object.values(unetOut)[0]) as Tensor)
+    const x0 = predictX0({ z, modelOutput, alphaBar: this.alphaBar, predictionType: this.bundle.scheduler.prediction_type })
+    const vaeInput = toVaeInput(x0, this.bundle.vaeScalingFactor, x0)
+    timings.unet = performance.now() - t0
+
+    const t1 = performance.now()
+    const vaeFeed = floatFeed(findTensor(this.vae.inputs, 'latent_sample', 'vae_decoder'), vaeInput, latentDims)
+    const vaeOut = await runSession(this.vae, { latent_sample: vaeFeed })
+    const pixels = readFloats((vaeOut.sample ?? Object.values(vaeOut)[0]) as Tensor)
+    timings.vae = performance.now() - t1
+
+    return { pixels, dropped: text.dropped, timings }
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([this.textEncoder, this.unet, this.vae].map(disposeSession))
+  }
+}

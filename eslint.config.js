@@ -25,4 +25,8 @@ export default tseslint.config(
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    files: ['**/bin/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
 )

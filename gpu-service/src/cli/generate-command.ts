@@ -4,7 +4,6 @@ import { parseArgs } from 'node:util'
 import { formatSize, parseSize } from '../bundle/model-bundle.ts'
 import { PipelineInputError, outputFormats, type OutputFormat } from '../pipeline/generate-request.ts'
 import { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
-import type { Device } from '../runtime/onnx-backend.ts'
 import { CliError, type Command } from './command.ts'
 
 const usage = `Usage: snoopi generate --bundle <dir> --prompt "<text>" --out <file.png> [options]
@@ -72,7 +71,7 @@ export const generateCommand: Command = {
     const progress = (line: string) => io.stderr.write(`${line}\n`)
     let pipeline: OneStepPipeline
     try {
-      pipeline = await OneStepPipeline.load(values.bundle, { device: values.device as Device, onProgress: progress, log: progress })
+      pipeline = await OneStepPipeline.load(values.bundle, { device: values.device, onProgress: progress, log: progress })
     } catch (error) {
       throw new CliError((error as Error).message, 1)
     }

@@ -4,6 +4,8 @@ import { encodeModel, type ModelProto } from './onnx-proto.ts'
 
 /** Protobuf cannot hold 2 GiB; above this the weights go to an external data file. */
 const EXTERNAL_DATA_THRESHOLD = 1_500_000_000
+/** Small tensors (shapes, axes, scalars) stay inline: shape inference must read them (onnx uses 1 KiB too). */
+const INLINE_TENSOR_BYTES = 1024
 
 export interface SaveOptions {
   /** `auto` (default): external data only when the weights would not fit in one protobuf. */
@@ -11,7 +13,7 @@ export interface SaveOptions {
 }
 
 /**
- * Writes a model to `path`. With external data, every initializer's bytes go to `<file>_data` beside
+ * Writes a model to `path`. With external data, every initializer of 1 KiB or more goes to `<file>_data` beside
  * it (the layout Optimum and torch.onnx use, e.g. `unet/model.onnx` + `unet/model.onnx_data`).
  */
 export function saveModel(model: ModelProto, path: string, { externalData = 'auto' }: SaveOptions = {}): void {
@@ -29,7 +31,7 @@ export function saveModel(model: ModelProto, path: string, { externalData = 'aut
   try {
     for (const tensor of initializers) {
       const raw = tensor.rawData
-      if (!raw || raw.byteLength === 0) continue
+      if (!raw || raw.byteLength < INLINE_TENSOR_BYTES) continue
       writeSync(fd, raw)
       tensor.externalData = [
         { key: 'location', value: dataName },

@@ -53,7 +53,8 @@ export function validateRequest(bundle: ModelBundle, request: GenerateRequest): 
       return fail((error as Error).message)
     }
   })
-  const size = request.size ?? (bundle.sizes[0] as ImageSize)
+  const size = request.size ?? bundle.sizes[0]
+  if (!size) return fail('the model bundle lists no sizes')
   const f = bundle.vaeScaleFactor
   if (!Number.isInteger(size.width) || !Number.isInteger(size.height) || size.width % f || size.height % f || size.width <= 0 || size.height <= 0) {
     fail(`size ${formatSize(size)} must be positive multiples of ${f}`)

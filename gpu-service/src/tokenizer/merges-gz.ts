@@ -4,12 +4,11 @@ import { gunzipSync } from 'node:zlib'
 import { clipMergeCount, parseMergeLines, type Merge } from './merge-list.ts'
 
 /**
- * CLIP's merge list as OpenAI ships it (MIT), in the workspace's shared data folder next to the repo.
- * The model builder derives every bundle's tokenizer files from it.
+ * CLIP's merge list as OpenAI ships it (MIT, `assets/clip/LICENSE`), carried in the package so the
+ * model builder and the container need nothing outside the repository. A test checks that it is
+ * byte-identical to the shared reference copy.
  */
-export const defaultMergesGzPath = fileURLToPath(
-  new URL('../../../../shared/data/clip/bpe_simple_vocab_16e6.txt.gz', import.meta.url),
-)
+export const defaultMergesGzPath = fileURLToPath(new URL('../../assets/clip/bpe_simple_vocab_16e6.txt.gz', import.meta.url))
 
 /** The merges CLIP uses from a gzipped merge list (`bpe_simple_vocab_16e6.txt.gz`). */
 export function readMergesGz(path: string): Merge[] {

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testBundle } from '../testing/bundles.ts'
+import { PipelineInputError } from './generate-request.ts'
+import { OneStepPipeline } from './one-step-pipeline.ts'
+import { PipelineWorker } from './pipeline-host.ts'
+
+let worker: PipelineWorker
+let direct: OneStepPipeline
+const progress: string[] = []
+
+beforeAll(async () => {
+  const dir = testBundle('tiny')
+  worker = await PipelineWorker.start(dir, { threads: 1, onProgress: (line) => progress.push(line) })
+  direct = await OneStepPipeline.load(dir, { threads: 1 })
+})
+afterAll(async () => {
+  await worker.close()
+  await direct.dispose()
+})
+
+describe('PipelineWorker', () => {
+  it('reports loading progress and the bundle it loaded', () => {
+    expect(progress.some((line) => /loaded UNet in \d+ ms on cpu/.test(line))).toBe(true)
+    expect(worker.bundle.sizes[0]).toEqual({ width: 64, height: 64 })
+  })
+
+  it('returns the same bytes as the pipeline called directly', async () => {
+    const request = { prompts: ['a red circle', 'a blue square'], seeds: [11n, 12n] }
+    const [threaded, inline] = [await worker.generate(request), await direct.generate(request)]
+    expect(threaded.images.map((i) => Buffer.from(i.data).toString('base64'))).toEqual(inline.images.map((i) => Buffer.from(i.data).toString('base64')))
+    expect(threaded.images.map((i) => i.seed)).toEqual([11n, 12n])
+  })
+
+  it('keeps the event loop free while it works', async () => {
+    const requests = Array.from({ length: 6 }, (_, i) => worker.generate({ prompts: ['a busy worker'], seeds: [i], size: { width: 128, height: 128 } }))
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 1)
+    const started = performance.now()
+    await Promise.all(requests)
+    clearInterval(timer)
+    const elapsed = performance.now() - started
+    // A blocked loop would tick ~0 times; a free one ticks on most milliseconds.
+    expect(ticks).toBeGreaterThan(elapsed / 4)
+  })
+
+  it('passes input errors back as PipelineInputError', async () => {
+    const error = await worker.generate({ prompts: [''], seeds: [1] }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PipelineInputError)
+    expect((error as Error).message).toBe('prompt 0 is empty')
+  })
+
+  it('fails to start with the bundle error when the bundle is broken', async () => {
+    await expect(PipelineWorker.start('/nonexistent', { log: () => {} })).rejects.toThrow('model bundle: /nonexistent: not a directory')
+  })
+})

@@ -87,13 +87,20 @@ describe('local stack (npm start)', () => {
     expect(await response.json()).toEqual({ status: 'ok' })
   })
 
-  it('answers /v1/models through the edge from the GPU service', async () => {
-    const response = await fetch(`${edgeUrl}/v1/models`)
-    expect(response.status).toBe(200)
-    const body = (await response.json()) as { object: string; data: { id: string; owned_by: string }[] }
-    expect(body.object).toBe('list')
-    expect(body.data).toEqual([expect.objectContaining({ id: 'snoopi-default', owned_by: 'snoopi' })])
+  it('answers /v1/models through the edge from the GPU service, ready once the default model loaded', async () => {
+    const list = async () => {
+      const response = await fetch(`${edgeUrl}/v1/models`)
+      expect(response.status).toBe(200)
+      return (await response.json()) as { object: string; data: { id: string; owned_by: string; ready: boolean; sizes?: string[] }[] }
+    }
+    const first = await list()
+    expect(first.object).toBe('list')
+    expect(first.data).toEqual([expect.objectContaining({ id: 'snoopi-default', owned_by: 'snoopi' })])
+    const deadline = Date.now() + 60_000
+    while (!(await list()).data[0]?.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    expect((await list()).data[0]).toEqual(expect.objectContaining({ ready: true, sizes: ['64x64', '32x32', '128x128'] }))
     expect(output).toMatch(/GET \/v1\/models 200/)
+    expect(output).toMatch(/model snoopi-default ready: SNOOPI tiny/)
   })
 
   it('keeps the GPU service closed to unsigned callers', async () => {

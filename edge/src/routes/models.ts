@@ -8,7 +8,17 @@ import { callGpuService } from '../upstream/gpu-client.ts'
 const upstreamModels = z.object({
   object: z.literal('list'),
   data: z.array(
-    z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string(), ready: z.boolean() }),
+    z.object({
+      id: z.string(),
+      object: z.literal('model'),
+      created: z.number(),
+      owned_by: z.string(),
+      ready: z.boolean(),
+      display_name: z.string().optional(),
+      version: z.string().optional(),
+      sizes: z.array(z.string()).optional(),
+      default_nasa_alpha: z.number().optional(),
+    }),
   ),
 })
 

@@ -11,6 +11,9 @@ describe('loadServiceConfig', () => {
       PORT: 8788,
       SIGNATURE_WINDOW_S: 300,
       MODEL_ID: 'snoopi-default',
+      MODEL_CACHE_DIR: expect.stringMatching(/\.cache\/bundles$/) as unknown as string,
+      DEVICE: 'cpu',
+      ORT_THREADS: 0,
     })
   })
 
@@ -21,7 +24,7 @@ describe('loadServiceConfig', () => {
   it('names every bad variable in one error', () => {
     let error: unknown
     try {
-      loadServiceConfig({ GPU_SERVICE_SECRET: 'short', PORT: 'http', MODEL_ID: 'Bad Id' })
+      loadServiceConfig({ GPU_SERVICE_SECRET: 'short', PORT: 'http', MODEL_ID: 'Bad Id', DEVICE: 'tpu' })
     } catch (caught) {
       error = caught
     }
@@ -30,6 +33,7 @@ describe('loadServiceConfig', () => {
     expect(message).toMatch(/GPU_SERVICE_SECRET: must be at least 32 characters/)
     expect(message).toMatch(/PORT:/)
     expect(message).toMatch(/MODEL_ID:/)
+    expect(message).toMatch(/DEVICE:/)
   })
 
   it('says the secret is required when it is missing', () => {

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
 
@@ -12,6 +13,10 @@ import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
  * | `PORT` | `8788` | listen port |
  * | `SIGNATURE_WINDOW_S` | `300` | accepted clock skew of signed requests, seconds |
  * | `MODEL_ID` | `snoopi-default` | id under which the loaded bundle is served |
+ * | `MODEL_DIR` | (unset) | model bundle folder (Optimum ONNX layout); unset: the built-in default |
+ * | `MODEL_CACHE_DIR` | `<repo>/.cache/bundles` | where the built-in default bundle is generated |
+ * | `DEVICE` | `cpu` | execution provider: `cpu` or `cuda` (falls back to cpu, logged) |
+ * | `ORT_THREADS` | `0` | onnxruntime intra-op threads (0: one per core) |
  */
 export const serviceConfigSchema = z.object({
   GPU_SERVICE_SECRET: z
@@ -24,6 +29,10 @@ export const serviceConfigSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be 1–64 characters of a-z, 0-9, ".", "_" or "-"')
     .default('snoopi-default'),
+  MODEL_DIR: z.string().min(1).optional(),
+  MODEL_CACHE_DIR: z.string().min(1).default(fileURLToPath(new URL('../../../.cache/bundles', import.meta.url))),
+  DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
+  ORT_THREADS: z.coerce.number().int().min(0).max(256).default(0),
 })
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>

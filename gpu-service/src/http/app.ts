@@ -1,11 +1,13 @@
 import { Hono } from 'hono'
 import { signedRequests } from '../auth/signed-requests.ts'
 import type { ServiceConfig } from '../config/service-config.ts'
-import { modelCatalog } from '../models/model-catalog.ts'
+import { modelCard, type ServedModel } from '../models/model-catalog.ts'
 import { errorResponse } from './errors.ts'
 
 export interface AppDeps {
   config: ServiceConfig
+  /** The served model; its bundle appears once loaded. */
+  model: ServedModel
   startedAt?: Date
   log?: (line: string) => void
 }
@@ -13,12 +15,16 @@ export interface AppDeps {
 /**
  * The GPU service's HTTP surface.
  * - `GET /healthz`: the process is alive (no auth, for load balancers).
+ * - `GET /readyz`: 200 once the model is loaded, 503 before (no auth, for the ALB's health check).
  * - `GET /internal/models`: the models served here; signed by the edge.
  */
-export function createApp({ config, startedAt = new Date(), log = console.log }: AppDeps): Hono {
+export function createApp({ config, model, startedAt = new Date(), log = console.log }: AppDeps): Hono {
   const app = new Hono()
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  app.get('/readyz', (c) =>
+    model.bundle ? c.json({ status: 'ready', model: model.id }) : c.json({ status: 'loading', model: model.id }, 503),
+  )
 
   app.use(
     '/internal/*',
@@ -28,7 +34,7 @@ export function createApp({ config, startedAt = new Date(), log = console.log }:
       onReject: (reason, path) => log(`rejected unsigned request to ${path}: ${reason}`),
     }),
   )
-  app.get('/internal/models', (c) => c.json({ object: 'list', data: modelCatalog(config, startedAt) }))
+  app.get('/internal/models', (c) => c.json({ object: 'list', data: [modelCard(model, startedAt)] }))
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path}`))
   app.onError((error, c) => {

@@ -1,15 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signRequest } from '../auth/request-signature.ts'
 import { loadServiceConfig } from '../config/service-config.ts'
+import { loadBundle } from '../bundle/model-bundle.ts'
+import type { ServedModel } from '../models/model-catalog.ts'
+import { testBundle } from '../testing/bundles.ts'
 import { startServer, type RunningServer } from './server.ts'
 
 const secret = 'f'.repeat(64)
 let server: RunningServer
 const rejections: string[] = []
+const model: ServedModel = { id: 'tiny-test', bundle: undefined, loadedAt: undefined }
 
 beforeAll(async () => {
   const config = loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0', MODEL_ID: 'tiny-test' })
-  server = await startServer(config, (line) => rejections.push(line))
+  server = await startServer(config, model, (line) => rejections.push(line))
 })
 afterAll(() => server.close())
 
@@ -25,12 +29,22 @@ describe('GPU service over HTTP', () => {
     expect(await response.json()).toEqual({ status: 'ok' })
   })
 
-  it('lists its model to a signed request', async () => {
-    const response = await signedGet('/internal/models')
-    expect(response.status).toBe(200)
-    const body = (await response.json()) as { object: string; data: { id: string; ready: boolean }[] }
-    expect(body.object).toBe('list')
-    expect(body.data.map((m) => m.id)).toEqual(['tiny-test'])
+  it('lists its model to a signed request, not ready until the bundle is loaded', async () => {
+    const list = async () => (await (await signedGet('/internal/models')).json()) as { object: string; data: Record<string, unknown>[] }
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(503)
+    const before = await list()
+    expect(before.object).toBe('list')
+    expect(before.data).toEqual([expect.objectContaining({ id: 'tiny-test', ready: false })])
+    model.bundle = loadBundle(testBundle('tiny'))
+    model.loadedAt = new Date()
+    try {
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200)
+      expect((await list()).data).toEqual([
+        expect.objectContaining({ id: 'tiny-test', ready: true, sizes: ['64x64', '32x32', '128x128'], default_nasa_alpha: 0.04 }),
+      ])
+    } finally {
+      model.bundle = undefined
+    }
   })
 
   it.each([

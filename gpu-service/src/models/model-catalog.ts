@@ -1,27 +1,40 @@
-import type { ServiceConfig } from '../config/service-config.ts'
+import type { ModelBundle } from '../bundle/model-bundle.ts'
+import { formatSize } from '../bundle/model-bundle.ts'
 
-/** One entry of `GET /v1/models`, in the OpenAI list shape plus our readiness flag. */
+/** One entry of `GET /v1/models`, in the OpenAI list shape plus what clients need to call us. */
 export interface ModelCard {
   id: string
   object: 'model'
   created: number
   owned_by: 'snoopi'
-  /** True once the model's bundle is loaded and warmed up. */
+  /** True once the bundle is loaded and warmed up. */
   ready: boolean
+  display_name?: string
+  version?: string
+  sizes?: string[]
+  default_nasa_alpha?: number
 }
 
-/**
- * The models this process serves. Until the inference core loads a bundle, the configured model is
- * listed as not ready, so callers can tell "configured" from "able to generate".
- */
-export function modelCatalog(config: Pick<ServiceConfig, 'MODEL_ID'>, startedAt: Date): ModelCard[] {
-  return [
-    {
-      id: config.MODEL_ID,
-      object: 'model',
-      created: Math.floor(startedAt.getTime() / 1000),
-      owned_by: 'snoopi',
-      ready: false,
-    },
-  ]
+/** What the service knows about the model it serves; `bundle` is set once it has loaded. */
+export interface ServedModel {
+  id: string
+  loadedAt: Date | undefined
+  bundle: ModelBundle | undefined
+}
+
+export function modelCard(model: ServedModel, startedAt: Date): ModelCard {
+  const card: ModelCard = {
+    id: model.id,
+    object: 'model',
+    created: Math.floor((model.loadedAt ?? startedAt).getTime() / 1000),
+    owned_by: 'snoopi',
+    ready: model.bundle !== undefined,
+  }
+  if (model.bundle) {
+    card.display_name = model.bundle.displayName
+    card.version = model.bundle.version
+    card.sizes = model.bundle.sizes.map(formatSize)
+    card.default_nasa_alpha = model.bundle.nasaAlpha
+  }
+  return card
 }

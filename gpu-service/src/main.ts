@@ -12,10 +12,10 @@ async function main(): Promise<void> {
   const server = await startServer(config, model)
   console.log(`GPU service listening on ${server.url} (model ${config.MODEL_ID}, device ${config.DEVICE})`)
 
-  let pipeline: PipelineWorker | undefined
+  const running: { pipeline?: PipelineWorker } = {}
   const stop = (signal: string) => {
     console.log(`${signal} received, closing`)
-    Promise.all([server.close(), pipeline?.close()]).then(
+    Promise.all([server.close(), running.pipeline?.close()]).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error('error while closing:', error)
@@ -27,7 +27,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'))
 
   const bundleDir = config.MODEL_DIR ?? ensureDefaultBundle(config.MODEL_CACHE_DIR)
-  pipeline = await PipelineWorker.start(bundleDir, { device: config.DEVICE, threads: config.ORT_THREADS })
+  const pipeline = await PipelineWorker.start(bundleDir, { device: config.DEVICE, threads: config.ORT_THREADS })
+  running.pipeline = pipeline
   const warm = await pipeline.generate({ prompts: ['warm-up'], seeds: [0] })
   model.bundle = pipeline.bundle
   model.loadedAt = new Date()

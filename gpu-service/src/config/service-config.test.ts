@@ -11,7 +11,7 @@ describe('loadServiceConfig', () => {
       PORT: 8788,
       SIGNATURE_WINDOW_S: 300,
       MODEL_ID: 'snoopi-default',
-      MODEL_CACHE_DIR: expect.stringMatching(/\.cache\/bundles$/) as unknown as string,
+      MODEL_CACHE_DIR: expect.stringMatching(/\.cache\/bundles$/),
       DEVICE: 'cpu',
       ORT_THREADS: 0,
     })

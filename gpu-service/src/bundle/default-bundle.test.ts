@@ -11,7 +11,7 @@ describe('ensureDefaultBundle', () => {
     const lines: string[] = []
     const dir = ensureDefaultBundle(cache, (line) => lines.push(line))
     expect(dir).toBe(join(cache, DEFAULT_BUNDLE_NAME))
-    expect(lines[0]).toMatch(/generating the built-in default bundle .* set MODEL_DIR to serve a real model/)
+    expect(lines[0]).toMatch(/generating the built-in default-tiny-v1 bundle \(tiny preset, random weights\) .* set MODEL_DIR to serve a real model/)
     expect(loadBundle(dir).displayName).toMatch(/SNOOPI tiny/)
     expect(readdirSync(cache)).toEqual([DEFAULT_BUNDLE_NAME]) // no staging folder left behind
     const written = statSync(join(dir, 'unet', 'model.onnx')).mtimeMs

@@ -29,9 +29,11 @@ export type DataTypeCode = (typeof DataType)[keyof typeof DataType]
 export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const
 
 /** protobufjs decodes int64 as Long (the `long` package is installed) or number; this makes a number. */
-export function toNumber(value: number | { toNumber(): number } | null | undefined): number {
+export function toNumber(value: unknown): number {
   if (value === null || value === undefined) return 0
-  return typeof value === 'number' ? value : value.toNumber()
+  if (typeof value === 'number') return value
+  if (typeof value === 'object' && 'toNumber' in value) return (value as { toNumber(): number }).toNumber()
+  return Number(value)
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {

@@ -263,7 +263,7 @@ export class ReferenceUnet {
     if (!context && this.w.has(`${prefix}.to_qkv.weight`)) {
       // ORT's fused self-attention: one [C, 3C] weight holding Q, K and V side by side.
       const qkv = this.linear(x, `${prefix}.to_qkv`)
-      const [q, k, v] = splitLast(qkv, 3)
+      const [q, k, v] = splitLast(qkv, 3) as [Tensor, Tensor, Tensor]
       return this.linear(this.core(q, k, v, heads), `${prefix}.to_out.0`)
     }
     const q = this.linear(x, `${prefix}.to_q`, false)

@@ -42,6 +42,19 @@ describe('snoopi make-bundle and generate', () => {
     }
   })
 
+  it('takes a negative prompt and guidance options', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snoopi-cli-'))
+    const args = ['generate', '--bundle', testBundle('tiny'), '--prompt', 'a cat', '--seed', '5']
+    expect((await cli(...args, '--out', join(dir, 'plain.png'))).code).toBe(0)
+    expect((await cli(...args, '--negative-prompt', 'dog', '--alpha', '0.5', '--out', join(dir, 'nasa.png'))).code).toBe(0)
+    expect((await cli(...args, '--negative-prompt', 'dog', '--alpha', '0', '--out', join(dir, 'off.png'))).code).toBe(0)
+    const [plain, nasa, off] = ['plain', 'nasa', 'off'].map((f) => readFileSync(join(dir, `${f}.png`)))
+    expect(plain!.equals(nasa!)).toBe(false)
+    expect(plain!.equals(off!)).toBe(true)
+    const bad = await cli(...args, '--negative-prompt', 'dog', '--guidance', 'nag', '--tau', '50', '--out', join(dir, 'x.png'))
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/guidance tau must be a number from 1 to 10/)])
+  })
+
   it('picks the format from the file extension', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'snoopi-cli-')), 'cat.webp')
     expect((await cli('generate', '--bundle', testBundle('tiny'), '--prompt', 'a cat', '--out', out)).code).toBe(0)

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatSize, parseSize } from '../bundle/model-bundle.ts'
-import { PipelineInputError, outputFormats, type OutputFormat } from '../pipeline/generate-request.ts'
+import { PipelineInputError, guidanceModes, outputFormats, type GuidanceMode, type GuidanceSpec, type OutputFormat } from '../pipeline/generate-request.ts'
 import { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
 import { CliError, type Command } from './command.ts'
 
@@ -13,7 +13,11 @@ Generates images with a one-step model bundle on this machine (no server needed)
 Options:
   --bundle <dir>          model bundle (Optimum ONNX layout; see snoopi make-bundle)
   --prompt <text>         what to draw
-  --negative-prompt <t>   what to keep out (needs the NASA rewrite; not available yet)
+  --negative-prompt <t>   what to keep out (NASA by default: the UNet's cross-attention steers away)
+  --guidance <mode>       nasa (default), nag, cfg (classifier-free baseline, 2× UNet) or none
+  --alpha <a>             NASA α (default: the bundle's) or NAG α (default 0.25)
+  --scale <s>             NAG φ (default 5) or CFG scale (default 2)
+  --tau <t>               NAG τ (default 2.5)
   --seed <n>              0 … 2^64−1 (default 0); image i of a batch uses seed + i
   --size <WxH>            one of the bundle's sizes (default: its first)
   --batch <n>             images in one batched call (default 1); files get -0, -1, … suffixes
@@ -42,6 +46,10 @@ export const generateCommand: Command = {
           bundle: { type: 'string' },
           prompt: { type: 'string' },
           'negative-prompt': { type: 'string' },
+          guidance: { type: 'string', default: 'nasa' },
+          alpha: { type: 'string' },
+          scale: { type: 'string' },
+          tau: { type: 'string' },
           seed: { type: 'string', default: '0' },
           size: { type: 'string' },
           batch: { type: 'string', default: '1' },
@@ -56,9 +64,15 @@ export const generateCommand: Command = {
     if (!values.bundle) throw new CliError('--bundle is required', 2)
     if (values.prompt === undefined) throw new CliError('--prompt is required', 2)
     if (!values.out) throw new CliError('--out is required', 2)
-    if (values['negative-prompt'] !== undefined) {
-      throw new CliError('--negative-prompt needs the NASA UNet rewrite, which this build does not include yet', 2)
+    if (!(guidanceModes as readonly string[]).includes(values.guidance)) throw new CliError(`--guidance must be one of ${guidanceModes.join(', ')}`, 2)
+    const number = (name: 'alpha' | 'scale' | 'tau') => {
+      const raw = values[name]
+      if (raw === undefined) return undefined
+      const n = Number(raw)
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new CliError(`--${name} must be a number`, 2)
+      return n
     }
+    const guidance: GuidanceSpec = { mode: values.guidance as GuidanceMode, alpha: number('alpha'), scale: number('scale'), tau: number('tau') }
     const batch = Number(values.batch)
     if (!Number.isInteger(batch) || batch < 1 || batch > 16) throw new CliError('--batch must be an integer from 1 to 16', 2)
     if (!/^\d{1,20}$/.test(values.seed)) throw new CliError('--seed must be an integer in [0, 2^64-1]', 2)
@@ -78,6 +92,8 @@ export const generateCommand: Command = {
     try {
       const { images, timings } = await pipeline.generate({
         prompts: Array.from({ length: batch }, () => values.prompt as string),
+        negativePrompts: Array.from({ length: batch }, () => values['negative-prompt']),
+        guidance,
         seeds: Array.from({ length: batch }, (_, i) => seed + BigInt(i)),
         size: values.size ? parseSize(values.size) : undefined,
         outputFormat: format,

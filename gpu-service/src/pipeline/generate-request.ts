@@ -11,10 +11,48 @@ export const MAX_PROMPT_CHARS = 2000
 /** Most images in one pipeline call. */
 export const MAX_BATCH = 16
 
-/** One pipeline call: image i uses prompts[i] and seeds[i]. */
+/**
+ * How a negative prompt acts:
+ * - `nasa` (default): Z+ − α·Z− in every cross-attention (SNOOPI); `alpha` defaults to the bundle's;
+ * - `nag`: normalised attention guidance with `scale` φ, `tau` τ, `alpha`;
+ * - `cfg`: classifier-free guidance on the one-step output, ε− + scale·(ε+ − ε−) (a baseline: two UNet
+ *   rows per image);
+ * - `none`: ignore the negative prompt.
+ */
+export type GuidanceMode = 'none' | 'nasa' | 'nag' | 'cfg'
+export const guidanceModes: readonly GuidanceMode[] = ['none', 'nasa', 'nag', 'cfg']
+
+export interface GuidanceSpec {
+  mode?: GuidanceMode
+  /** NASA α (0 … 2) or NAG α (0 … 1). */
+  alpha?: number
+  /** NAG φ (1 … 20) or CFG scale (1 … 20). */
+  scale?: number
+  /** NAG τ (1 … 10). */
+  tau?: number
+}
+
+export type ResolvedGuidance =
+  | { mode: 'none' }
+  | { mode: 'nasa'; alpha: number }
+  | { mode: 'nag'; scale: number; tau: number; alpha: number }
+  | { mode: 'cfg'; scale: number }
+
+/** Ranges and defaults of the guidance values (NAG defaults from the NAG paper: φ 5, τ 2.5, α 0.25). */
+export const guidanceLimits = {
+  nasa: { alpha: [0, 2] },
+  nag: { scale: [1, 20, 5], tau: [1, 10, 2.5], alpha: [0, 1, 0.25] },
+  cfg: { scale: [1, 20, 2] },
+} as const
+
+/** One pipeline call: image i uses prompts[i], seeds[i] and, if given, negativePrompts[i]. */
 export interface GenerateRequest {
   prompts: string[]
   seeds: (bigint | number)[]
+  /** Per image; empty or missing entries mean no negative prompt for that image. */
+  negativePrompts?: (string | null | undefined)[]
+  /** For every image, or one per image. Default `{ mode: 'nasa' }` with the bundle's α. */
+  guidance?: GuidanceSpec | GuidanceSpec[]
   /** Default: the bundle's first size. */
   size?: ImageSize
   /** Default png. */
@@ -24,6 +62,10 @@ export interface GenerateRequest {
 export interface ValidRequest {
   prompts: string[]
   seeds: bigint[]
+  /** Per image: its negative prompt and guidance (`none` when it has no negative prompt). */
+  rows: { negative: string | undefined; guidance: ResolvedGuidance }[]
+  /** The one guidance mode of this call: the mode of every image that has a negative prompt. */
+  mode: GuidanceMode
   size: ImageSize
   outputFormat: OutputFormat
 }
@@ -64,5 +106,51 @@ export function validateRequest(bundle: ModelBundle, request: GenerateRequest): 
   }
   const outputFormat = request.outputFormat ?? 'png'
   if (!outputFormats.includes(outputFormat)) fail(`output format must be one of ${outputFormats.join(', ')}`)
-  return { prompts, seeds: parsedSeeds, size, outputFormat }
+  const rows = validateGuidance(bundle, request, prompts.length)
+  const modes = new Set(rows.filter((r) => r.negative !== undefined).map((r) => r.guidance.mode))
+  if (modes.size > 1) fail(`one call uses one guidance mode for its negative prompts, got ${[...modes].join(' and ')}`)
+  return { prompts, seeds: parsedSeeds, rows, mode: [...modes][0] ?? 'none', size, outputFormat }
+}
+
+function validateGuidance(bundle: ModelBundle, request: GenerateRequest, count: number): ValidRequest['rows'] {
+  const fail = (message: string): never => {
+    throw new PipelineInputError(message)
+  }
+  const negatives = request.negativePrompts ?? []
+  if (!Array.isArray(negatives) || negatives.length > count) fail(`at most one negative prompt per image (${count})`)
+  const single: GuidanceSpec = Array.isArray(request.guidance) ? {} : (request.guidance ?? {})
+  const specs: GuidanceSpec[] = Array.isArray(request.guidance) ? request.guidance : Array.from({ length: count }, () => single)
+  if (specs.length !== count) fail(`guidance must be one object or one per image (${count}), got ${specs.length}`)
+  const inRange = (name: string, value: number | undefined, [min, max]: readonly number[], fallback: number) => {
+    const v = value ?? fallback
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < (min as number) || v > (max as number)) fail(`guidance ${name} must be a number from ${min} to ${max}`)
+    return v
+  }
+  return specs.map((spec: GuidanceSpec, i) => {
+    if (typeof spec !== 'object' || spec === null) fail(`guidance ${i} must be an object`)
+    const raw = negatives[i]
+    if (raw !== undefined && raw !== null && typeof raw !== 'string') fail(`negative prompt ${i} must be a string`)
+    if (typeof raw === 'string' && raw.length > MAX_PROMPT_CHARS) fail(`negative prompt ${i} is ${raw.length} characters; the limit is ${MAX_PROMPT_CHARS}`)
+    const negative = typeof raw === 'string' && raw.trim() !== '' ? raw : undefined
+    const mode = spec.mode ?? 'nasa'
+    if (!guidanceModes.includes(mode)) fail(`guidance mode must be one of ${guidanceModes.join(', ')}`)
+    let guidance: ResolvedGuidance
+    switch (mode) {
+      case 'nasa':
+        guidance = { mode, alpha: inRange('alpha', spec.alpha, guidanceLimits.nasa.alpha, bundle.nasaAlpha) }
+        break
+      case 'nag': {
+        const l = guidanceLimits.nag
+        guidance = { mode, scale: inRange('scale', spec.scale, l.scale, l.scale[2]), tau: inRange('tau', spec.tau, l.tau, l.tau[2]), alpha: inRange('alpha', spec.alpha, l.alpha, l.alpha[2]) }
+        break
+      }
+      case 'cfg':
+        guidance = { mode, scale: inRange('scale', spec.scale, guidanceLimits.cfg.scale, guidanceLimits.cfg.scale[2]) }
+        break
+      default:
+        guidance = { mode: 'none' }
+    }
+    // Without a negative prompt (or with mode none) the image is generated plainly.
+    return negative === undefined || guidance.mode === 'none' ? { negative: undefined, guidance: { mode: 'none' } } : { negative, guidance }
+  })
 }

@@ -6,9 +6,11 @@ import { alphaBarAt, alphasCumprod } from '../diffusion/noise-schedule.ts'
 import { predictX0, toVaeInput } from '../diffusion/one-step.ts'
 import { contentTypeOf, encodeImage } from '../imaging/encode-image.ts'
 import { toRgb8 } from '../imaging/to-rgb8.ts'
-import { createSession, disposeSession, runSession, type LoadedSession, type SessionOptions } from '../runtime/onnx-backend.ts'
+import { createSession, disposeSession, runSession, tensor, type Feeds, type LoadedSession, type SessionOptions } from '../runtime/onnx-backend.ts'
+import { loadGuidedUnet } from '../nasa/guided-unet.ts'
+import type { NagNorm } from '../nasa/rewrite-context.ts'
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts'
-import { validateRequest, type GenerateRequest, type ValidRequest } from './generate-request.ts'
+import { validateRequest, type GenerateRequest, type ResolvedGuidance, type ValidRequest } from './generate-request.ts'
 import { findTensor, floatFeed, idsFeed, readFloats, timestepFeed } from './tensor-io.ts'
 import { TextEmbeddingCache } from './text-embedding-cache.ts'
 
@@ -41,6 +43,12 @@ export interface PipelineOptions extends SessionOptions {
   /** Prompts whose text features are kept (LRU). Default 256. */
   embeddingCacheSize?: number
   onProgress?: (line: string) => void
+  /** Rewritten UNets to build at load time; others are built on first use. Default none. */
+  preloadGuidance?: ('nasa' | 'nag')[]
+  /** NAG's per-token norm. Default l2. */
+  nagNorm?: NagNorm
+  /** Where rewritten UNets with external data go when the bundle folder is read-only. */
+  cacheDir?: string
 }
 
 /**
@@ -60,15 +68,35 @@ export class OneStepPipeline {
   private readonly alphaBar: number
   private readonly sequenceLength: number
   readonly embeddings: TextEmbeddingCache
+  private readonly options: PipelineOptions
+  private readonly guided = new Map<'nasa' | 'nag', Promise<LoadedSession>>()
 
-  private constructor(bundle: ModelBundle, tokenizer: ClipTokenizer, sessions: LoadedSession[], cacheSize: number) {
+  private constructor(bundle: ModelBundle, tokenizer: ClipTokenizer, sessions: LoadedSession[], options: PipelineOptions) {
     this.bundle = bundle
     this.tokenizer = tokenizer
     ;[this.textEncoder, this.unet, this.vae] = sessions as [LoadedSession, LoadedSession, LoadedSession]
     this.alphaBar = alphaBarAt(alphasCumprod(bundle.scheduler), bundle.oneStepTimestep)
     const idsShape = findTensor(this.textEncoder.inputs, 'input_ids', 'text_encoder').shape
     this.sequenceLength = typeof idsShape[1] === 'number' ? idsShape[1] : 77
-    this.embeddings = new TextEmbeddingCache(cacheSize)
+    this.embeddings = new TextEmbeddingCache(options.embeddingCacheSize ?? 256)
+    this.options = options
+  }
+
+  /**
+   * The UNet rewritten for NASA or NAG (`nasa/rewrite.ts`), built once per mode. Requests without a
+   * negative prompt never touch it: they run the original graph.
+   */
+  guidedUnet(mode: 'nasa' | 'nag'): Promise<LoadedSession> {
+    let session = this.guided.get(mode)
+    if (!session) {
+      const { onProgress, log, ...sessionOptions } = this.options
+      const say = onProgress ?? log ?? console.log
+      say(`building the ${mode.toUpperCase()} UNet…`)
+      session = loadGuidedUnet(this.bundle.files.unet, { ...sessionOptions, log: say, mode, norm: this.options.nagNorm ?? 'l2' }).then((g) => g.session)
+      this.guided.set(mode, session)
+      session.catch(() => this.guided.delete(mode))
+    }
+    return session
   }
 
   static async load(bundleDir: string, options: PipelineOptions = {}): Promise<OneStepPipeline> {
@@ -86,11 +114,13 @@ export class OneStepPipeline {
       sessions.push(await createSession(path, options))
       progress(`loaded ${name} in ${Math.round(performance.now() - t0)} ms on ${sessions.at(-1)?.provider}`)
     }
-    return new OneStepPipeline(bundle, tokenizer, sessions, options.embeddingCacheSize ?? 256)
+    const pipeline = new OneStepPipeline(bundle, tokenizer, sessions, options)
+    for (const mode of options.preloadGuidance ?? []) await pipeline.guidedUnet(mode)
+    return pipeline
   }
 
   /** Text features `[prompts.length, tokens, hidden]` for the prompts, through the LRU cache. */
-  async encodeText(prompts: string[], timings: StageTimings): Promise<{ features: Float32Array; dims: number[]; dropped: number[] }> {
+  async encodeText(prompts: string[], timings: StageTimings): Promise<TextFeatures> {
     const t0 = performance.now()
     const rows: (Float32Array | undefined)[] = prompts.map((p) => this.embeddings.get(p))
     const framed = prompts.map((p) => this.tokenizer.frame(p, this.sequenceLength))
@@ -155,19 +185,21 @@ export class OneStepPipeline {
     const latentSize = latentShape[0] * latentShape[1] * latentShape[2]
 
     const text = await this.encodeText(valid.prompts, timings)
+    const negatives = valid.mode === 'none' ? undefined : await this.encodeText(valid.rows.map((r) => r.negative ?? ''), timings)
 
     const t0 = performance.now()
     const z = new Float32Array(batch * latentSize)
     valid.seeds.forEach((seed, i) => z.set(latentNoise(seed, latentShape), i * latentSize))
     const latentDims = [batch, ...latentShape]
-    const unetInputs = this.unet.inputs
-    const feeds = {
-      sample: floatFeed(findTensor(unetInputs, 'sample', 'unet'), z, latentDims),
-      timestep: timestepFeed(findTensor(unetInputs, 'timestep', 'unet'), this.bundle.oneStepTimestep, batch),
-      encoder_hidden_states: floatFeed(findTensor(unetInputs, 'encoder_hidden_states', 'unet'), text.features, text.dims),
+    let modelOutput: Float32Array
+    if (valid.mode === 'none' || !negatives) {
+      modelOutput = await this.runUnet(this.unet, z, latentDims, text)
+    } else if (valid.mode === 'cfg') {
+      modelOutput = await this.classifierFree(valid, z, latentDims, text, negatives)
+    } else {
+      const session = await this.guidedUnet(valid.mode)
+      modelOutput = await this.runUnet(session, z, latentDims, text, guidanceFeeds(session, valid, negatives))
     }
-    const unetOut = await runSession(this.unet, feeds)
-    const modelOutput = readFloats((unetOut.out_sample ?? Object.values(unetOut)[0]) as Tensor)
     const x0 = predictX0({ z, modelOutput, alphaBar: this.alphaBar, predictionType: this.bundle.scheduler.prediction_type })
     const vaeInput = toVaeInput(x0, this.bundle.vaeScalingFactor, x0)
     timings.unet = performance.now() - t0
@@ -181,7 +213,68 @@ export class OneStepPipeline {
     return { pixels, dropped: text.dropped, timings }
   }
 
-  async dispose(): Promise<void> {
-    await Promise.all([this.textEncoder, this.unet, this.vae].map(disposeSession))
+  /** One UNet call: latents, the one-step timestep, text features, plus any guidance feeds. */
+  private async runUnet(session: LoadedSession, z: Float32Array, latentDims: number[], text: TextFeatures, extra: Feeds = {}): Promise<Float32Array> {
+    const inputs = session.inputs
+    const feeds: Feeds = {
+      sample: floatFeed(findTensor(inputs, 'sample', 'unet'), z, latentDims),
+      timestep: timestepFeed(findTensor(inputs, 'timestep', 'unet'), this.bundle.oneStepTimestep, latentDims[0] as number),
+      encoder_hidden_states: floatFeed(findTensor(inputs, 'encoder_hidden_states', 'unet'), text.features, text.dims),
+      ...extra,
+    }
+    const out = await runSession(session, feeds)
+    return readFloats((out.out_sample ?? Object.values(out)[0]) as Tensor)
   }
+
+  /** The CFG baseline: the plain UNet on [positive rows; negative rows], then ε− + s·(ε+ − ε−) per row. */
+  private async classifierFree(valid: ValidRequest, z: Float32Array, latentDims: number[], text: TextFeatures, negatives: TextFeatures): Promise<Float32Array> {
+    const batch = latentDims[0] as number
+    const doubled = new Float32Array(z.length * 2)
+    doubled.set(z)
+    doubled.set(z, z.length)
+    const context = new Float32Array(text.features.length * 2)
+    context.set(text.features)
+    context.set(negatives.features, text.features.length)
+    const both = await this.runUnet(this.unet, doubled, [2 * batch, ...latentDims.slice(1)], { ...text, features: context, dims: [2 * batch, ...text.dims.slice(1)] })
+    const per = z.length / batch
+    const out = new Float32Array(z.length)
+    valid.rows.forEach((row, i) => {
+      const scale = row.guidance.mode === 'cfg' ? row.guidance.scale : 1
+      for (let j = i * per; j < (i + 1) * per; j++) {
+        const positive = both[j] as number
+        const negative = both[z.length + j] as number
+        out[j] = negative + scale * (positive - negative)
+      }
+    })
+    return out
+  }
+
+  async dispose(): Promise<void> {
+    const guided = await Promise.allSettled(this.guided.values())
+    const sessions = [this.textEncoder, this.unet, this.vae, ...guided.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []))]
+    await Promise.all(sessions.map(disposeSession))
+  }
+}
+
+interface TextFeatures {
+  features: Float32Array
+  dims: number[]
+  dropped: number[]
+}
+
+/** The rewritten UNet's extra inputs: negative features and per-row values (0 / φ = 1 turn a row off). */
+function guidanceFeeds(session: LoadedSession, valid: ValidRequest, negatives: TextFeatures): Feeds {
+  const batch = valid.rows.length
+  const perRow = (pick: (g: ResolvedGuidance) => number) => tensor('float32', Float32Array.from(valid.rows, (r) => pick(r.guidance)), [batch])
+  const feeds: Feeds = {
+    negative_encoder_hidden_states: floatFeed(findTensor(session.inputs, 'negative_encoder_hidden_states', 'guided unet'), negatives.features, negatives.dims),
+  }
+  if (valid.mode === 'nasa') {
+    feeds.nasa_scale = perRow((g) => (g.mode === 'nasa' ? g.alpha : 0))
+  } else {
+    feeds.nag_scale = perRow((g) => (g.mode === 'nag' ? g.scale : 1))
+    feeds.nag_tau = perRow((g) => (g.mode === 'nag' ? g.tau : 1))
+    feeds.nag_alpha = perRow((g) => (g.mode === 'nag' ? g.alpha : 0))
+  }
+  return feeds
 }

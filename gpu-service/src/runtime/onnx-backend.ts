@@ -39,19 +39,24 @@ function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): Tens
   )
 }
 
-/** Creates a session on the first provider of `device` that works, logging a fallback. */
-export async function createSession(path: string, options: SessionOptions = {}): Promise<LoadedSession> {
+/**
+ * Creates a session on the first provider of `device` that works, logging a fallback. `model` is a
+ * file path (needed for external data) or the model's bytes.
+ */
+export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<LoadedSession> {
+  const path = typeof model === 'string' ? model : `<${model.byteLength} bytes in memory>`
   const { device = 'cpu', threads = 0, graphOptimizationLevel = 'all', log = console.log } = options
   const providers = executionProviders[device]
   let lastError: unknown
   for (const provider of providers) {
     try {
-      const session = await ort.InferenceSession.create(path, {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [provider],
         graphOptimizationLevel,
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
-      })
+      }
+      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions)
       if (provider !== providers[0]) log(`onnxruntime: ${providers[0]} unavailable for ${path}, fell back to ${provider}`)
       return { session, provider, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) }
     } catch (error) {

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testBundle } from '../testing/bundles.ts'
+import { PipelineInputError, validateRequest, type GenerateRequest } from './generate-request.ts'
+import { OneStepPipeline } from './one-step-pipeline.ts'
+
+let pipeline: OneStepPipeline
+const logs: string[] = []
+
+beforeAll(async () => {
+  pipeline = await OneStepPipeline.load(testBundle('tiny'), { threads: 1, preloadGuidance: ['nasa'], onProgress: (l) => logs.push(l) })
+})
+afterAll(() => pipeline.dispose())
+
+const png = async (request: GenerateRequest) => Buffer.from((await pipeline.generate(request)).images[0]!.data)
+const pixels = async (request: GenerateRequest) => (await pipeline.decode(validateRequest(pipeline.bundle, request))).pixels
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] as number))), 0)
+const base = { prompts: ['a red circle and a blue square'], seeds: [21] }
+const withNegative = { ...base, negativePrompts: ['blue square'] }
+
+describe('negative prompts in the pipeline', () => {
+  it('builds the NASA UNet at load and logs the per-rule report', () => {
+    expect(logs.join('\n')).toMatch(/NASA rewrite: 7 cross-attention layers/)
+  })
+
+  it('changes the image for the same seed (NASA by default, the bundle\'s α)', async () => {
+    const plain = await png(base)
+    expect(plain.equals(await png(withNegative))).toBe(false)
+    // The default α is the bundle's (tiny: 0.04).
+    expect((await png(withNegative)).equals(await png({ ...withNegative, guidance: { mode: 'nasa', alpha: 0.04 } }))).toBe(true)
+  })
+
+  it('gives the plain image byte for byte with α = 0', async () => {
+    expect((await png({ ...withNegative, guidance: { alpha: 0 } })).equals(await png(base))).toBe(true)
+  })
+
+  it('treats an empty negative prompt or mode none as no negative prompt', async () => {
+    const plain = await png(base)
+    expect((await png({ ...base, negativePrompts: ['  '] })).equals(plain)).toBe(true)
+    expect((await png({ ...withNegative, guidance: { mode: 'none' } })).equals(plain)).toBe(true)
+  })
+
+  it('runs mixed batches: rows without a negative prompt stay plain', async () => {
+    const mixed = await pixels({ prompts: ['a red circle', 'a red circle'], seeds: [3, 3], negativePrompts: ['red', undefined], guidance: { alpha: 0.8 } })
+    const plain = await pixels({ prompts: ['a red circle'], seeds: [3] })
+    const guided = await pixels({ prompts: ['a red circle'], seeds: [3], negativePrompts: ['red'], guidance: { alpha: 0.8 } })
+    const per = plain.length
+    expect(maxDiff(mixed.slice(per), plain)).toBeLessThan(1e-4)
+    expect(maxDiff(mixed.slice(0, per), guided)).toBeLessThan(1e-4)
+    expect(maxDiff(guided, plain)).toBeGreaterThan(1e-3)
+  })
+
+  it('takes per-row α values', async () => {
+    const rows = await pixels({ prompts: ['a cat', 'a cat'], seeds: [4, 4], negativePrompts: ['dog', 'dog'], guidance: [{ alpha: 0 }, { alpha: 1.5 }] })
+    const per = rows.length / 2
+    expect(maxDiff(rows.slice(0, per), await pixels({ prompts: ['a cat'], seeds: [4] }))).toBeLessThan(1e-4)
+    expect(maxDiff(rows.slice(per), await pixels({ prompts: ['a cat'], seeds: [4], negativePrompts: ['dog'], guidance: { alpha: 1.5 } }))).toBeLessThan(1e-4)
+  })
+
+  it('offers NAG: φ = 1 is the plain image, φ = 5 another one', async () => {
+    const plain = await pixels(base)
+    expect(maxDiff(await pixels({ ...withNegative, guidance: { mode: 'nag', scale: 1 } }), plain)).toBeLessThan(1e-4)
+    const nag = await pixels({ ...withNegative, guidance: { mode: 'nag' } })
+    expect(maxDiff(nag, plain)).toBeGreaterThan(1e-4)
+    expect(logs.join('\n')).toMatch(/NAG rewrite: 7 cross-attention layers/)
+  })
+
+  it('offers the CFG baseline: scale 1 is the plain image, scale 3 is ε− + 3·(ε+ − ε−)', async () => {
+    const plain = await pixels(base)
+    expect(maxDiff(await pixels({ ...withNegative, guidance: { mode: 'cfg', scale: 1 } }), plain)).toBeLessThan(1e-4)
+    expect(maxDiff(await pixels({ ...withNegative, guidance: { mode: 'cfg', scale: 3 } }), plain)).toBeGreaterThan(1e-3)
+  })
+
+  it.each([
+    ['mixed modes in one call', { prompts: ['a', 'b'], seeds: [1, 2], negativePrompts: ['x', 'y'], guidance: [{ mode: 'nasa' }, { mode: 'nag' }] }, /one guidance mode .* nasa and nag/],
+    ['α above the range', { ...withNegative, guidance: { alpha: 3 } }, /guidance alpha must be a number from 0 to 2/],
+    ['NAG τ below the range', { ...withNegative, guidance: { mode: 'nag', tau: 0.5 } }, /guidance tau must be a number from 1 to 10/],
+    ['an unknown mode', { ...withNegative, guidance: { mode: 'magic' } }, /guidance mode must be one of none, nasa, nag, cfg/],
+    ['a guidance list of the wrong length', { ...withNegative, guidance: [{}, {}] }, /one object or one per image \(1\), got 2/],
+    ['an over-long negative prompt', { ...base, negativePrompts: ['n'.repeat(2001)] }, /negative prompt 0 is 2001 characters/],
+  ])('rejects %s', async (_name, request, message) => {
+    const error = await pipeline.generate(request as GenerateRequest).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PipelineInputError)
+    expect((error as Error).message).toMatch(message)
+  })
+})

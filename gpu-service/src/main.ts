@@ -27,7 +27,14 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'))
 
   const bundleDir = config.MODEL_DIR ?? ensureDefaultBundle(config.MODEL_CACHE_DIR)
-  const pipeline = await PipelineWorker.start(bundleDir, { device: config.DEVICE, threads: config.ORT_THREADS })
+  // The NASA UNet is built at start so the first negative prompt does not wait for it; NAG on first use.
+  const pipeline = await PipelineWorker.start(bundleDir, {
+    device: config.DEVICE,
+    threads: config.ORT_THREADS,
+    preloadGuidance: ['nasa'],
+    nagNorm: config.NAG_NORM,
+    cacheDir: config.MODEL_CACHE_DIR,
+  })
   running.pipeline = pipeline
   const warm = await pipeline.generate({ prompts: ['warm-up'], seeds: [0] })
   model.bundle = pipeline.bundle

@@ -15,6 +15,7 @@ describe('loadServiceConfig', () => {
       MODEL_ID: 'snoopi-default',
       DEVICE: 'cpu',
       ORT_THREADS: 0,
+      NAG_NORM: 'l2',
     })
   })
 

@@ -17,6 +17,7 @@ import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
  * | `MODEL_CACHE_DIR` | `<repo>/.cache/bundles` | where the built-in default bundle is generated |
  * | `DEVICE` | `cpu` | execution provider: `cpu` or `cuda` (falls back to cpu, logged) |
  * | `ORT_THREADS` | `0` | onnxruntime intra-op threads (0: one per core) |
+ * | `NAG_NORM` | `l2` | NAG's per-token norm, `l1` or `l2` |
  */
 export const serviceConfigSchema = z.object({
   GPU_SERVICE_SECRET: z
@@ -33,6 +34,7 @@ export const serviceConfigSchema = z.object({
   MODEL_CACHE_DIR: z.string().min(1).default(fileURLToPath(new URL('../../../.cache/bundles', import.meta.url))),
   DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
   ORT_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  NAG_NORM: z.enum(['l1', 'l2']).default('l2'),
 })
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>

@@ -1,0 +1,69 @@
+/**
+ * `npm run bench:nasa`: what a negative prompt costs. UNet time and whole-pipeline time for a plain
+ * request, NASA, NAG and the CFG baseline, measured side by side (interleaved rounds, one process)
+ * on the `bench` bundle.
+ */
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { ensureGeneratedBundle } from '../src/bundle/default-bundle.ts'
+import type { GenerateRequest } from '../src/pipeline/generate-request.ts'
+import { OneStepPipeline } from '../src/pipeline/one-step-pipeline.ts'
+
+const usage = `Usage: npm run bench:nasa [-- --rounds N --batch B --bundle DIR]
+
+Interleaves plain, NASA, NAG and CFG calls round by round and reports median UNet and total times
+and their ratios to plain. Defaults: 5 rounds, batch 1, the generated bench bundle.`
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '1' },
+    bundle: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (values.help) {
+  console.log(usage)
+  process.exit(0)
+}
+const rounds = Number(values.rounds)
+const batch = Number(values.batch)
+if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(batch) || batch < 1 || batch > 8) {
+  console.error(usage)
+  process.exit(2)
+}
+
+const cacheDir = fileURLToPath(new URL('../../.cache/bundles', import.meta.url))
+const bundleDir = values.bundle ?? ensureGeneratedBundle(cacheDir, 'bench-v1', 'bench', (line) => console.error(line))
+const pipeline = await OneStepPipeline.load(bundleDir, { preloadGuidance: ['nasa', 'nag'], onProgress: (line) => console.error(line) })
+const { width, height } = pipeline.bundle.sizes[0]!
+
+const modes = ['plain', 'nasa', 'nag', 'cfg'] as const
+type Mode = (typeof modes)[number]
+const request = (mode: Mode, round: number): GenerateRequest => ({
+  prompts: Array.from({ length: batch }, (_, i) => `a red circle and a blue square ${i}`),
+  seeds: Array.from({ length: batch }, (_, i) => BigInt(round * 8 + i + 8)),
+  ...(mode === 'plain' ? {} : { negativePrompts: Array.from({ length: batch }, () => 'blue square'), guidance: { mode } }),
+})
+
+const samples = new Map<Mode, { unet: number; total: number }[]>(modes.map((m) => [m, []]))
+for (const mode of modes) await pipeline.generate(request(mode, 0)) // warm-up
+for (let round = 1; round <= rounds; round++) {
+  for (const mode of modes) {
+    const { timings } = await pipeline.generate(request(mode, round))
+    samples.get(mode)!.push({ unet: timings.unet, total: timings.total })
+  }
+  console.error(`round ${round}/${rounds} done`)
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const plain = { unet: median(samples.get('plain')!.map((s) => s.unet)), total: median(samples.get('plain')!.map((s) => s.total)) }
+console.log(`\nNegative-prompt cost, ${pipeline.bundle.displayName}, ${width}x${height}, batch ${batch}, CPU, median of ${rounds} interleaved rounds\n`)
+console.log('| guidance | UNet ms | UNet × plain | pipeline ms | pipeline × plain |')
+console.log('| --- | ---: | ---: | ---: | ---: |')
+for (const mode of modes) {
+  const unet = median(samples.get(mode)!.map((s) => s.unet))
+  const total = median(samples.get(mode)!.map((s) => s.total))
+  console.log(`| ${mode} | ${unet.toFixed(0)} | ${(unet / plain.unet).toFixed(2)} | ${total.toFixed(0)} | ${(total / plain.total).toFixed(2)} |`)
+}
+await pipeline.dispose()

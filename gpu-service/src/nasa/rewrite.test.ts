@@ -8,6 +8,7 @@ import { presets } from '../model-builder/presets.ts'
 import { buildTextEncoder } from '../model-builder/text-encoder.ts'
 import { buildUnet, crossAttentionLayerCount } from '../model-builder/unet.ts'
 import { saveModel } from '../onnx/model-file.ts'
+import { fromFloat16Array, toFloat16Array } from '../onnx/float16.ts'
 import { DataType, decodeModel, encodeModel, type ModelProto } from '../onnx/onnx-proto.ts'
 import { ReferenceUnet, type ReferenceGuidance, type Tensor } from '../testing/reference-unet.ts'
 import { unpackKvForCpu } from '../testing/unpack-kv.ts'
@@ -49,7 +50,7 @@ function inputTypes(model: ModelProto): Record<string, number> {
   return types
 }
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let worst = 0
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)))
   return worst
@@ -144,6 +145,35 @@ describe('rewrite inputs and failures', () => {
     expect(inputs).toMatchObject({ negative_encoder_hidden_states: DataType.FLOAT16, nasa_scale: DataType.FLOAT })
     const cast = (model.graph?.node ?? []).find((n) => n.opType === 'Cast' && n.input?.[0] === 'nasa_scale')
     expect(cast?.attribute?.[0]?.i).toBe(DataType.FLOAT16)
+  })
+
+  it('runs the rewritten fp16 graph: α = 0 is the original, α ≠ 0 follows the reference within fp16 precision', async () => {
+    const model = decodeModel(encodeModel(buildUnet(config, 'decomposed', 7, 'fp16').toModel()))
+    const original = await ort.InferenceSession.create(encodeModel(model))
+    rewriteForNegativeGuidance(model)
+    const guided = await ort.InferenceSession.create(encodeModel(model))
+    const h = (data: Float32Array, dims: number[]) => new ort.Tensor('float16', toFloat16Array(data), dims)
+    const feeds = { sample: h(sample, [B, 4, 8, 8]), timestep: f32(new Float32Array([999]), []), encoder_hidden_states: h(context, [B, 77, 32]) }
+    const out = async (alpha: number[]) =>
+      fromFloat16Array((await guided.run({ ...feeds, negative_encoder_hidden_states: h(negative, [B, 77, 32]), nasa_scale: f32(new Float32Array(alpha), [B]) })).out_sample!.data as Uint16Array)
+    const plain = fromFloat16Array((await original.run(feeds)).out_sample!.data as Uint16Array)
+    expect(maxDiff(await out([0, 0]), plain)).toBe(0)
+    // The reference runs in float64 on the fp16 weights and fp16-rounded inputs.
+    const weights = new Map<string, Float32Array>()
+    for (const t of model.graph?.initializer ?? []) {
+      if (t.dataType === DataType.FLOAT16 && t.name) weights.set(t.name, fromFloat16Array(new Uint16Array(new Uint8Array(t.rawData as Uint8Array).buffer)))
+    }
+    const round = (data: Float32Array, shape: number[]): Tensor => ({ data: Float64Array.from(fromFloat16Array(toFloat16Array(data))), shape })
+    const expected = new ReferenceUnet(weights, config).forward(round(sample, [B, 4, 8, 8]), 999, round(context, [B, 77, 32]), {
+      mode: 'nasa',
+      negative: round(negative, [B, 77, 32]),
+      alpha: [0.3, 0.8],
+    }).data
+    const withoutNasa = new ReferenceUnet(weights, config).forward(round(sample, [B, 4, 8, 8]), 999, round(context, [B, 77, 32])).data
+    const error = maxDiff(await out([0.3, 0.8]), expected)
+    const effect = maxDiff(expected, withoutNasa)
+    // fp16 end to end drifts by a few percent; the NASA effect itself is several times larger.
+    expect(error).toBeLessThan(0.2 * effect)
   })
 
   it('rewrites a model with external data and keeps its weights external', async () => {

@@ -1,32 +1,50 @@
 /** Entry point: `node gpu-service/src/main.ts`. Configuration comes from the environment (service-config.ts). */
 import { ensureDefaultBundle } from './bundle/default-bundle.ts'
-import { ConfigError, loadServiceConfig } from './config/service-config.ts'
+import { ConfigError, loadServiceConfig, type ServiceConfig } from './config/service-config.ts'
 import { startServer } from './http/server.ts'
+import { ServiceMetrics } from './metrics/service-metrics.ts'
 import type { ServedModel } from './models/model-catalog.ts'
+import { fetchBundleFromS3 } from './model-store/s3-model-store.ts'
 import { PipelineWorker } from './pipeline/pipeline-host.ts'
+import { ImageService } from './service/image-service.ts'
+
+async function bundleDirectory(config: ServiceConfig): Promise<string> {
+  if (config.MODEL_DIR) return config.MODEL_DIR
+  if (config.MODEL_S3_URI) return fetchBundleFromS3({ uri: config.MODEL_S3_URI, cacheDir: config.MODEL_CACHE_DIR })
+  return ensureDefaultBundle(config.MODEL_CACHE_DIR)
+}
 
 async function main(): Promise<void> {
   const config = loadServiceConfig()
+  const metrics = new ServiceMetrics()
   const model: ServedModel = { id: config.MODEL_ID, bundle: undefined, loadedAt: undefined }
   // Listen first: /healthz answers while the model loads, /readyz turns 200 when it has.
-  const server = await startServer(config, model)
+  const server = await startServer(config, model, metrics)
   console.log(`GPU service listening on ${server.url} (model ${config.MODEL_ID}, device ${config.DEVICE})`)
 
   const running: { pipeline?: PipelineWorker } = {}
-  const stop = (signal: string) => {
-    console.log(`${signal} received, closing`)
-    Promise.all([server.close(), running.pipeline?.close()]).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('error while closing:', error)
-        process.exit(1)
-      },
-    )
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    const deadline = config.SHUTDOWN_TIMEOUT_S * 1000
+    console.log(`${signal} received: draining in-flight work (up to ${config.SHUTDOWN_TIMEOUT_S} s), then exiting`)
+    model.draining = true
+    const closed = server.close()
+    const finished = Promise.all([model.service?.batcher.drain(), closed])
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), deadline).unref())
+    if ((await Promise.race([finished, timer])) === 'timeout') {
+      console.error(`shutdown deadline passed with work in flight; closing connections`)
+      server.closeAllConnections()
+    }
+    await running.pipeline?.close()
+    console.log('stopped')
+    process.exit(0)
   }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+  process.once('SIGINT', () => void stop('SIGINT'))
 
-  const bundleDir = config.MODEL_DIR ?? ensureDefaultBundle(config.MODEL_CACHE_DIR)
+  const bundleDir = await bundleDirectory(config)
   // The NASA UNet is built at start so the first negative prompt does not wait for it; NAG on first use.
   const pipeline = await PipelineWorker.start(bundleDir, {
     device: config.DEVICE,
@@ -37,8 +55,14 @@ async function main(): Promise<void> {
   })
   running.pipeline = pipeline
   const warm = await pipeline.generate({ prompts: ['warm-up'], seeds: [0] })
+  const service = new ImageService(pipeline, metrics, {
+    maxBatchSize: config.MAX_BATCH_SIZE,
+    maxDelayMs: config.BATCH_DELAY_MS,
+    maxQueuedImages: config.MAX_QUEUE_IMAGES,
+  })
   model.bundle = pipeline.bundle
   model.loadedAt = new Date()
+  model.service = service
   console.log(`model ${config.MODEL_ID} ready: ${pipeline.bundle.displayName} from ${bundleDir} (warm-up ${Math.round(warm.timings.total)} ms)`)
 }
 

@@ -16,6 +16,11 @@ describe('loadServiceConfig', () => {
       DEVICE: 'cpu',
       ORT_THREADS: 0,
       NAG_NORM: 'l2',
+      MAX_BATCH_SIZE: 4,
+      BATCH_DELAY_MS: 5,
+      MAX_QUEUE_IMAGES: 32,
+      REQUEST_TIMEOUT_MS: 60_000,
+      SHUTDOWN_TIMEOUT_S: 30,
     })
   })
 
@@ -36,6 +41,11 @@ describe('loadServiceConfig', () => {
     expect(message).toMatch(/PORT:/)
     expect(message).toMatch(/MODEL_ID:/)
     expect(message).toMatch(/DEVICE:/)
+  })
+
+  it('refuses both MODEL_DIR and MODEL_S3_URI, and a malformed S3 URI', () => {
+    expect(() => loadServiceConfig({ GPU_SERVICE_SECRET: secret, MODEL_DIR: '/m', MODEL_S3_URI: 's3://b/p/' })).toThrow(/set MODEL_DIR or MODEL_S3_URI, not both/)
+    expect(() => loadServiceConfig({ GPU_SERVICE_SECRET: secret, MODEL_S3_URI: 'https://b/p' })).toThrow(/MODEL_S3_URI: must look like s3:\/\/bucket\/prefix\//)
   })
 
   it('says the secret is required when it is missing', () => {

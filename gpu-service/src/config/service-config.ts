@@ -18,6 +18,12 @@ import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
  * | `DEVICE` | `cpu` | execution provider: `cpu` or `cuda` (falls back to cpu, logged) |
  * | `ORT_THREADS` | `0` | onnxruntime intra-op threads (0: one per core) |
  * | `NAG_NORM` | `l2` | NAG's per-token norm, `l1` or `l2` |
+ * | `MODEL_S3_URI` | (unset) | `s3://bucket/prefix/` of a bundle to download into MODEL_CACHE_DIR at start |
+ * | `MAX_BATCH_SIZE` | `4` | images per UNet batch |
+ * | `BATCH_DELAY_MS` | `5` | longest wait for a batch to fill |
+ * | `MAX_QUEUE_IMAGES` | `32` | images queued at most; beyond, 503 with Retry-After |
+ * | `REQUEST_TIMEOUT_MS` | `60000` | default deadline of a generation request |
+ * | `SHUTDOWN_TIMEOUT_S` | `30` | on SIGTERM, how long in-flight work may take to finish |
  */
 export const serviceConfigSchema = z.object({
   GPU_SERVICE_SECRET: z
@@ -35,7 +41,13 @@ export const serviceConfigSchema = z.object({
   DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
   ORT_THREADS: z.coerce.number().int().min(0).max(256).default(0),
   NAG_NORM: z.enum(['l1', 'l2']).default('l2'),
-})
+  MODEL_S3_URI: z.string().regex(/^s3:\/\/[^/]+\/.*$/, 'must look like s3://bucket/prefix/').optional(),
+  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(16).default(4),
+  BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(5),
+  MAX_QUEUE_IMAGES: z.coerce.number().int().min(1).max(10_000).default(32),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  SHUTDOWN_TIMEOUT_S: z.coerce.number().min(0).max(3600).default(30),
+}).refine((c) => !(c.MODEL_DIR && c.MODEL_S3_URI), { message: 'set MODEL_DIR or MODEL_S3_URI, not both', path: ['MODEL_S3_URI'] })
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>
 

@@ -3,9 +3,12 @@ import { signedRequests } from '../auth/signed-requests.ts'
 import type { ServiceConfig } from '../config/service-config.ts'
 import { modelCard, type ServedModel } from '../models/model-catalog.ts'
 import { errorResponse } from './errors.ts'
+import { generateRoute } from './generate-route.ts'
+import type { ServiceMetrics } from '../metrics/service-metrics.ts'
 
 export interface AppDeps {
   config: ServiceConfig
+  metrics: ServiceMetrics
   /** The served model; its bundle appears once loaded. */
   model: ServedModel
   startedAt?: Date
@@ -16,15 +19,22 @@ export interface AppDeps {
  * The GPU service's HTTP surface.
  * - `GET /healthz`: the process is alive (no auth, for load balancers).
  * - `GET /readyz`: 200 once the model is loaded, 503 before (no auth, for the ALB's health check).
+ * - `GET /metrics`: Prometheus text (queue depth, in-flight, batch sizes, stage latencies, errors).
  * - `GET /internal/models`: the models served here; signed by the edge.
+ * - `POST /internal/generate`: images (see generate-route.ts); signed by the edge.
  */
-export function createApp({ config, model, startedAt = new Date(), log = console.log }: AppDeps): Hono {
+export function createApp({ config, metrics, model, startedAt = new Date(), log = console.log }: AppDeps): Hono {
   const app = new Hono()
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
-  app.get('/readyz', (c) =>
-    model.bundle ? c.json({ status: 'ready', model: model.id }) : c.json({ status: 'loading', model: model.id }, 503),
-  )
+  app.get('/readyz', (c) => {
+    if (model.draining) return c.json({ status: 'draining', model: model.id }, 503)
+    return model.service ? c.json({ status: 'ready', model: model.id }) : c.json({ status: 'loading', model: model.id }, 503)
+  })
+  app.get('/metrics', async (c) => {
+    model.service?.updateGauges()
+    return c.body(await metrics.text(), 200, { 'content-type': metrics.contentType })
+  })
 
   app.use(
     '/internal/*',
@@ -35,6 +45,7 @@ export function createApp({ config, model, startedAt = new Date(), log = console
     }),
   )
   app.get('/internal/models', (c) => c.json({ object: 'list', data: [modelCard(model, startedAt)] }))
+  app.route('/', generateRoute({ service: () => model.service, metrics, modelId: model.id, defaultTimeoutMs: config.REQUEST_TIMEOUT_MS }))
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path}`))
   app.onError((error, c) => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signRequest } from '../auth/request-signature.ts'
 import { loadServiceConfig } from '../config/service-config.ts'
 import { loadBundle } from '../bundle/model-bundle.ts'
+import { ServiceMetrics } from '../metrics/service-metrics.ts'
 import type { ServedModel } from '../models/model-catalog.ts'
 import { testBundle } from '../testing/bundles.ts'
 import { startServer, type RunningServer } from './server.ts'
@@ -13,7 +14,7 @@ const model: ServedModel = { id: 'tiny-test', bundle: undefined, loadedAt: undef
 
 beforeAll(async () => {
   const config = loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0', MODEL_ID: 'tiny-test' })
-  server = await startServer(config, model, (line) => rejections.push(line))
+  server = await startServer(config, model, new ServiceMetrics({ defaultMetrics: false }), (line) => rejections.push(line))
 })
 afterAll(() => server.close())
 
@@ -37,6 +38,7 @@ describe('GPU service over HTTP', () => {
     expect(before.data).toEqual([expect.objectContaining({ id: 'tiny-test', ready: false })])
     model.bundle = loadBundle(testBundle('tiny'))
     model.loadedAt = new Date()
+    model.service = {} as ServedModel['service'] // readiness only looks at its presence
     try {
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200)
       expect((await list()).data).toEqual([
@@ -44,6 +46,7 @@ describe('GPU service over HTTP', () => {
       ])
     } finally {
       model.bundle = undefined
+      model.service = undefined
     }
   })
 

@@ -1,5 +1,6 @@
 import type { ModelBundle } from '../bundle/model-bundle.ts'
 import { formatSize } from '../bundle/model-bundle.ts'
+import type { ImageService } from '../service/image-service.ts'
 
 /** One entry of `GET /v1/models`, in the OpenAI list shape plus what clients need to call us. */
 export interface ModelCard {
@@ -15,11 +16,14 @@ export interface ModelCard {
   default_nasa_alpha?: number
 }
 
-/** What the service knows about the model it serves; `bundle` is set once it has loaded. */
+/** What the service knows about the model it serves; `bundle` and `service` are set once it has loaded. */
 export interface ServedModel {
   id: string
   loadedAt: Date | undefined
   bundle: ModelBundle | undefined
+  service?: ImageService | undefined
+  /** Set on SIGTERM: /readyz turns 503 so load balancers stop sending work. */
+  draining?: boolean
 }
 
 export function modelCard(model: ServedModel, startedAt: Date): ModelCard {

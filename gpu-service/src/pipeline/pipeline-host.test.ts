@@ -31,6 +31,13 @@ describe('PipelineWorker', () => {
     expect(threaded.images.map((i) => i.seed)).toEqual([11n, 12n])
   })
 
+  it('hands back WebP and JPEG bytes (sharp output lives in native memory)', async () => {
+    for (const outputFormat of ['webp', 'jpeg'] as const) {
+      const { images } = await worker.generate({ prompts: ['a cat'], seeds: [1], outputFormat })
+      expect(images[0]!.data.byteLength).toBeGreaterThan(100)
+    }
+  })
+
   it('keeps the event loop free while it works', async () => {
     const requests = Array.from({ length: 6 }, (_, i) => worker.generate({ prompts: ['a busy worker'], seeds: [i], size: { width: 128, height: 128 } }))
     let ticks = 0

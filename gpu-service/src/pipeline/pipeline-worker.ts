@@ -40,10 +40,9 @@ async function handle(pipeline: OneStepPipeline, message: WorkerRequest): Promis
   }
   try {
     const result = await pipeline.generate(message.request)
-    // Small Buffers share Node's pool; only a view that owns its whole ArrayBuffer may be transferred.
-    for (const image of result.images) {
-      if (image.data.byteOffset !== 0 || image.data.byteLength !== image.data.buffer.byteLength) image.data = new Uint8Array(image.data)
-    }
+    // Buffers may share Node's pool or live in native memory (sharp's output), which cannot be
+    // transferred; a copy into a plain ArrayBuffer always can (and costs well under a millisecond).
+    for (const image of result.images) image.data = new Uint8Array(image.data)
     const transfer = result.images.map((image) => image.data.buffer as ArrayBuffer)
     post({ kind: 'result', id: message.id, result }, transfer)
   } catch (error) {

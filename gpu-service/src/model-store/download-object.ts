@@ -29,8 +29,9 @@ export interface DownloadOptions {
 
 /**
  * Streams one object to `file` (parent folders made), hashing on the way so nothing is read twice.
- * The GET carries `If-Match: <listed ETag>`, so S3 refuses an object replaced since the listing;
- * more bytes than the listing's size stop the download at once.
+ * The GET carries `If-Match: <listed ETag>`, so S3 refuses an object replaced since the listing
+ * (and a response with another ETag is refused here too); more bytes than the listing's size stop
+ * the download at once.
  */
 export async function downloadObject(client: S3Client, object: BundleObject, file: string, options: DownloadOptions): Promise<DownloadedObject> {
   const { signal, onBytes } = options
@@ -49,6 +50,11 @@ export async function downloadObject(client: S3Client, object: BundleObject, fil
   }
   const body = response.Body
   if (!(body instanceof Readable)) throw fail('the S3 client returned no Node.js stream for the object body')
+  // For servers that ignore If-Match (s3rver does): the response still names the version it sends.
+  if (object.etag && response.ETag && response.ETag !== object.etag) {
+    body.destroy()
+    throw fail(`changed since it was listed (ETag ${response.ETag}, listed ${object.etag}); run again to fetch the new upload`)
+  }
 
   const md5 = options.hashes.md5 ? createHash('md5') : undefined
   const sha256 = options.hashes.sha256 ? createHash('sha256') : undefined

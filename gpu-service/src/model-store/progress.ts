@@ -10,13 +10,25 @@ export interface DownloadProgress {
   done: () => { bytes: number; seconds: number }
 }
 
+export interface ProgressOptions {
+  /** Least time between running-total lines; default 1000 ms. */
+  intervalMs?: number
+  /** Milliseconds clock; default performance.now (tests pass their own). */
+  now?: () => number
+}
+
 /**
  * Progress lines for a download of `totalFiles` files / `totalBytes` bytes: one per finished file,
- * and between those the running total at most every `intervalMs` (default 1 s) so a multi-GB UNet
- * shows it is alive without flooding the log.
+ * and between those the running total at most once per interval, so a multi-GB UNet shows it is
+ * alive without flooding the log.
  */
-export function createProgress(totalBytes: number, totalFiles: number, log: (line: string) => void, intervalMs = 1000): DownloadProgress {
-  const started = performance.now()
+export function createProgress(
+  totalBytes: number,
+  totalFiles: number,
+  log: (line: string) => void,
+  { intervalMs = 1000, now = () => performance.now() }: ProgressOptions = {},
+): DownloadProgress {
+  const started = now()
   let bytes = 0
   let files = 0
   let lastLine = started
@@ -24,18 +36,18 @@ export function createProgress(totalBytes: number, totalFiles: number, log: (lin
   return {
     addBytes: (count) => {
       bytes += count
-      const now = performance.now()
-      if (now - lastLine < intervalMs) return
-      lastLine = now
-      const rate = bytes / 1e6 / ((now - started) / 1000)
+      const time = now()
+      if (time - lastLine < intervalMs) return
+      lastLine = time
+      const rate = bytes / 1e6 / ((time - started) / 1000)
       const percent = totalBytes ? Math.floor((bytes / totalBytes) * 100) : 100
       log(`  ${totals()} (${percent}%), ${rate.toFixed(1)} MB/s`)
     },
     fileDone: (path, size) => {
       files += 1
-      lastLine = performance.now()
+      lastLine = now()
       log(`  ${path}: ${formatMegabytes(size)} (${files}/${totalFiles} files, ${totals()})`)
     },
-    done: () => ({ bytes, seconds: (performance.now() - started) / 1000 }),
+    done: () => ({ bytes, seconds: (now() - started) / 1000 }),
   }
 }

@@ -30,13 +30,20 @@ export async function startS3rver(): Promise<TestS3> {
   const directory = mkdtempSync(join(tmpdir(), 'snoopi-s3rver-'))
   const child = spawn(
     process.execPath,
-    ['--openssl-legacy-provider', '--disable-warning=DEP0066', '--disable-warning=ExperimentalWarning', join(import.meta.dirname, 's3rver-child.ts'), directory],
+    [
+      '--openssl-legacy-provider',
+      '--disable-warning=DEP0066',
+      '--disable-warning=ExperimentalWarning',
+      join(import.meta.dirname, 's3rver-child.ts'),
+      directory,
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   )
   const exited = once(child, 'exit')
   const firstLine = once(createInterface({ input: child.stdout }), 'line') as Promise<[string]>
-  const ready = await Promise.race([firstLine, exited.then(([code]) => { throw new Error(`s3rver exited with code ${String(code)} before listening`) })])
-  const { port } = JSON.parse(ready[0]) as { port: number }
+  const failed = exited.then(([code]) => Promise.reject(new Error(`s3rver exited with code ${String(code)} before listening`)))
+  const [line] = await Promise.race([firstLine, failed])
+  const { port } = JSON.parse(line) as { port: number }
   const endpoint = `http://127.0.0.1:${port}`
   const makeClient = () => {
     const calls = new Map<string, number>()

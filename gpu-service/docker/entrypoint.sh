@@ -52,6 +52,6 @@ if ! node_version=$("${node_bin}" --version 2>&1); then
   log "cannot run node (${node_bin}): ${node_version}"
   exit 127
 fi
-log "node ${node_version}, device ${DEVICE:-cpu}, listening on ${HOST:-127.0.0.1}:${PORT:-8788}"
+log "starting the GPU service: node ${node_version}, device ${DEVICE:-cpu}, ${HOST:-127.0.0.1}:${PORT:-8788}"
 
 exec "${node_bin}" "${app}" "$@"

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { loadBundle } from '../bundle/model-bundle.ts'
@@ -47,6 +47,7 @@ export async function fetchBundleFromS3(options: FetchBundleOptions): Promise<st
     }
 
     mkdirSync(cacheDir, { recursive: true })
+    removeAbandonedStaging(cacheDir, log)
     const staging = mkdtempSync(join(cacheDir, '.staging-'))
     log(`model store: downloading ${uri} (${objects.length} files, ${formatMegabytes(totalBytes)}) into ${target}`)
     try {
@@ -61,6 +62,25 @@ export async function fetchBundleFromS3(options: FetchBundleOptions): Promise<st
     return target
   } finally {
     if (!options.client) client.destroy()
+  }
+}
+
+/** Staging folders untouched for this long belong to a download that was killed. */
+const ABANDONED_AFTER_MS = 6 * 60 * 60 * 1000
+
+/**
+ * Removes staging folders left by downloads that were killed mid-way (a crash cannot run the
+ * cleanup), so repeated restarts cannot fill the disk. Recent ones may belong to a concurrent
+ * download and are kept.
+ */
+export function removeAbandonedStaging(cacheDir: string, log: (line: string) => void, now = Date.now()): void {
+  for (const entry of readdirSync(cacheDir)) {
+    if (!entry.startsWith('.staging-')) continue
+    const path = join(cacheDir, entry)
+    if (now - statSync(path).mtimeMs > ABANDONED_AFTER_MS) {
+      rmSync(path, { recursive: true, force: true })
+      log(`model store: removed the abandoned download ${path}`)
+    }
   }
 }
 

@@ -22,6 +22,9 @@ export default defineConfig({
               bindings: {
                 GPU_SERVICE_URL: 'http://gpu.test',
                 GPU_SERVICE_SECRET: 'test-secret-0123456789abcdef0123456789',
+                ADMIN_TOKEN: 'test-admin-token-0123456789abcdef0123456789',
+                CACHE_KEY_SECRET: 'test-cache-key-secret-0123456789abcdef01',
+                MODELS: '[{"id":"snoopi-default","version":"test-v1","sizes":["64x64","128x128"]},{"id":"other-model","version":"2","sizes":["512x512"]}]',
               },
             },
           }),

@@ -9,6 +9,13 @@ export interface EdgeBindings {
   GPU_SERVICE_URL?: string
   GPU_SERVICE_SECRET?: string
   GPU_TIMEOUT_MS?: string
+  MODELS?: string
+  ADMIN_TOKEN?: string
+  CACHE_KEY_SECRET?: string
+  KEY_ACCOUNTS: DurableObjectNamespace
+  GENERATIONS: DurableObjectNamespace
+  IMAGES: R2Bucket
+  KEY_INDEX: KVNamespace
 }
 
 /**
@@ -17,6 +24,9 @@ export interface EdgeBindings {
  * | `GPU_SERVICE_URL` | (required) | base URL of the GPU service (the ALB in production) |
  * | `GPU_SERVICE_SECRET` | (required, secret) | shared HMAC secret, ≥ 32 characters |
  * | `GPU_TIMEOUT_MS` | `30000` | per-call timeout towards the GPU service |
+ * | `MODELS` | (required) | JSON list of `{id, version, sizes}` the edge accepts |
+ * | `ADMIN_TOKEN` | (required, secret) | bearer token of /admin/keys, ≥ 32 characters |
+ * | `CACHE_KEY_SECRET` | (required, secret) | HMAC key of image ids, ≥ 32 characters |
  */
 const edgeConfigSchema = z.object({
   GPU_SERVICE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')),
@@ -24,9 +34,27 @@ const edgeConfigSchema = z.object({
     .string({ error: 'is required (set it in .dev.vars or with `wrangler secret put`)' })
     .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`),
   GPU_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  MODELS: z
+    .string({ error: 'is required (a JSON list of {id, version, sizes})' })
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' })
+        return z.NEVER
+      }
+    })
+    .pipe(
+      z
+        .array(z.object({ id: z.string().min(1), version: z.string().min(1), sizes: z.array(z.string().regex(/^\d+x\d+$/)).min(1) }))
+        .min(1, 'must list at least one model'),
+    ),
+  ADMIN_TOKEN: z.string({ error: 'is required (a secret)' }).min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`),
+  CACHE_KEY_SECRET: z.string({ error: 'is required (a secret)' }).min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`),
 })
 
 export type EdgeConfig = z.infer<typeof edgeConfigSchema>
+export type ModelEntry = EdgeConfig['MODELS'][number]
 
 export type ConfigResult = { ok: true; config: EdgeConfig } | { ok: false; problems: string[] }
 
@@ -34,7 +62,7 @@ export type ConfigResult = { ok: true; config: EdgeConfig } | { ok: false; probl
 const parsed = new WeakMap<object, ConfigResult>()
 
 /** Parses the bindings once per isolate; a problem list names every bad binding. */
-export function edgeConfig(env: EdgeBindings): ConfigResult {
+export function edgeConfig(env: Partial<EdgeBindings>): ConfigResult {
   let result = parsed.get(env)
   if (!result) {
     const outcome = edgeConfigSchema.safeParse(env)

@@ -64,8 +64,8 @@ async function main(): Promise<void> {
   const readySeconds = Number(values['ready-timeout'] ?? 90)
   if (!(readySeconds > 0)) fail('--ready-timeout must be a positive number of seconds')
   const devVarsPath = resolve(values['dev-vars'] ?? join(root, '.dev.vars'))
-  const { vars, created } = ensureDevVars(devVarsPath)
-  if (created) console.log(`created ${devVarsPath} with a random local GPU_SERVICE_SECRET`)
+  const { vars, created, added } = ensureDevVars(devVarsPath)
+  if (added.length > 0) console.log(`${created ? 'created' : 'updated'} ${devVarsPath}: random local ${added.join(', ')}`)
 
   const stack = startStack({
     root,
@@ -111,6 +111,10 @@ async function main(): Promise<void> {
       '',
       'Try:',
       `  curl -s ${edgeUrl}/v1/models`,
+      '  # create an API key (the admin token is ADMIN_TOKEN in ' + devVarsPath + '):',
+      `  curl -s -X POST ${edgeUrl}/admin/keys -H "authorization: Bearer ${vars.ADMIN_TOKEN ?? '$ADMIN_TOKEN'}" -d '{"owner":"me"}'`,
+      '  # then generate (put the key from the answer in KEY):',
+      `  curl -s ${edgeUrl}/v1/images/generations -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"prompt":"a red circle","negative_prompt":"blue","size":"64x64"}'`,
       '',
       'Ctrl-C stops both tiers.',
       '',

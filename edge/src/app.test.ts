@@ -1,6 +1,7 @@
 import { exports } from 'cloudflare:workers'
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { gpuBreaker } from './upstream/gpu-client.ts'
 
 // Bindings come from vitest.config.ts: GPU_SERVICE_URL=http://gpu.test and a test secret.
 const secret = 'test-secret-0123456789abcdef0123456789'
@@ -34,6 +35,7 @@ function gpuStandIn(answer: (request: Request) => Response | Promise<Response>) 
 
 afterEach(() => {
   vi.restoreAllMocks()
+  gpuBreaker.succeeded() // the breaker is per isolate; tests must not leak an open circuit
 })
 
 describe('edge worker', () => {

@@ -1,26 +1,20 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 
 /**
  * `.dev.vars`: the local secrets file that `wrangler dev` reads, shared here with the GPU service so
  * both tiers use the same HMAC secret. Created with safe local defaults when missing; never committed.
  */
-export function ensureDevVars(path: string): { vars: Record<string, string>; created: boolean } {
-  let created = false
-  if (!existsSync(path)) {
-    const secret = randomBytes(32).toString('hex')
-    writeFileSync(
-      path,
-      [
-        '# Local secrets for `npm start` (wrangler dev and the GPU service). Generated; not committed.',
-        `GPU_SERVICE_SECRET=${secret}`,
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    )
-    created = true
-  }
-  return { vars: parseDotenv(readFileSync(path, 'utf8')), created }
+/** The local secrets every tier needs; missing ones are generated (32 random bytes, hex). */
+export const LOCAL_SECRETS = ['GPU_SERVICE_SECRET', 'ADMIN_TOKEN', 'CACHE_KEY_SECRET'] as const
+
+export function ensureDevVars(path: string): { vars: Record<string, string>; created: boolean; added: string[] } {
+  const created = !existsSync(path)
+  if (created) writeFileSync(path, '# Local secrets for `npm start` (wrangler dev and the GPU service). Generated; not committed.\n', { mode: 0o600 })
+  const existing = parseDotenv(readFileSync(path, 'utf8'))
+  const added = LOCAL_SECRETS.filter((name) => !existing[name])
+  if (added.length > 0) appendFileSync(path, added.map((name) => `${name}=${randomBytes(32).toString('hex')}\n`).join(''))
+  return { vars: parseDotenv(readFileSync(path, 'utf8')), created, added }
 }
 
 /** The dotenv subset wrangler accepts: `KEY=value`, optional quotes, `#` comments, blank lines. */

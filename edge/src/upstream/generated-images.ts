@@ -1,0 +1,42 @@
+import { z } from 'zod'
+import { ApiError } from '../errors/api-error.ts'
+
+const metaSchema = z.object({
+  model: z.string(),
+  images: z.array(z.object({ seed: z.string().regex(/^\d+$/), content_type: z.string(), bytes: z.number().int().nonnegative() })).min(1),
+})
+
+export interface GeneratedImage {
+  seed: string
+  contentType: string
+  bytes: Uint8Array
+}
+
+/**
+ * Reads the GPU service's `multipart/form-data` answer (a `meta` JSON part and `image-<i>` file
+ * parts, see gpu-service/src/http/generate-route.ts). Anything malformed is an upstream error (502),
+ * never a 500.
+ */
+export async function readGeneratedImages(response: Response, expected: number): Promise<GeneratedImage[]> {
+  const bad = (internal: string) => new ApiError(502, { code: 'upstream_error', message: 'the image service sent an unexpected answer', internal })
+  let form: FormData
+  try {
+    form = await response.formData()
+  } catch (error) {
+    throw bad(`generate: not multipart (${String(error)})`)
+  }
+  const metaPart = form.get('meta')
+  if (!(metaPart instanceof Blob)) throw bad('generate: no meta part')
+  const meta = metaSchema.safeParse(JSON.parse(await metaPart.text()))
+  if (!meta.success) throw bad(`generate: bad meta: ${z.prettifyError(meta.error).replaceAll('\n', ' ')}`)
+  if (meta.data.images.length !== expected) throw bad(`generate: ${meta.data.images.length} images for ${expected} requested`)
+  return Promise.all(
+    meta.data.images.map(async (info, i) => {
+      const part = form.get(`image-${i}`)
+      if (!(part instanceof Blob)) throw bad(`generate: no part image-${i}`)
+      const bytes = new Uint8Array(await part.arrayBuffer())
+      if (bytes.byteLength !== info.bytes) throw bad(`generate: image-${i} has ${bytes.byteLength} bytes, meta says ${info.bytes}`)
+      return { seed: info.seed, contentType: info.content_type, bytes }
+    }),
+  )
+}

@@ -21,6 +21,7 @@ export default defineConfig({
               // Tests never read the developer's .dev.vars: every binding they depend on is set here.
               bindings: {
                 GPU_SERVICE_URL: 'http://gpu.test',
+                GPU_TIMEOUT_MS: '1500',
                 GPU_SERVICE_SECRET: 'test-secret-0123456789abcdef0123456789',
                 ADMIN_TOKEN: 'test-admin-token-0123456789abcdef0123456789',
                 CACHE_KEY_SECRET: 'test-cache-key-secret-0123456789abcdef01',

@@ -1,32 +1,75 @@
-import { Hono } from 'hono'
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { swaggerUI } from '@hono/swagger-ui'
+import { bodyLimit } from 'hono/body-limit'
+import { MAX_BODY_BYTES } from './api/generation-schema.ts'
+import type { CanonicalRequest } from './cache/canonical-request.ts'
 import { edgeConfig, type EdgeBindings, type EdgeConfig } from './config/edge-config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { errorHandler, notFoundHandler } from './errors/error-handler.ts'
+import { apiKeyAuth, requireScope, type AccountVariables } from './middleware/api-key-auth/index.ts'
+import { rateLimit, type RateLimitVariables } from './middleware/rate-limit/index.ts'
 import { requestId, type RequestIdVariables } from './middleware/request-id/index.ts'
+import { adminKeyRoutes } from './routes/admin-keys.ts'
+import { generationRoutes, validateGeneration, validationHook } from './routes/generations.ts'
 import { healthRoutes } from './routes/health.ts'
+import { imageRoutes } from './routes/images.ts'
 import { modelRoutes } from './routes/models.ts'
+import { usageRoutes } from './routes/usage.ts'
 
-export type EdgeEnv = { Bindings: EdgeBindings; Variables: RequestIdVariables & { config: EdgeConfig } }
+export type EdgeEnv = {
+  Bindings: EdgeBindings
+  Variables: RequestIdVariables & AccountVariables & RateLimitVariables & { config: EdgeConfig; canonical: CanonicalRequest }
+}
 
-/** The public edge app: request ids everywhere, health without config, everything else with it. */
-export function createApp(): Hono<EdgeEnv> {
-  const app = new Hono<EdgeEnv>()
+/**
+ * The public edge app. Order on the generation route: body size cap (413) → body validation, model
+ * and size checks (400/404) → API key (401; malformed keys never touch storage) → rate limits (429)
+ * → cache / coordinator / GPU tier. Every response carries x-request-id; errors use the OpenAI shape.
+ */
+export function createApp(): OpenAPIHono<EdgeEnv> {
+  const app = new OpenAPIHono<EdgeEnv>({ defaultHook: validationHook })
   app.use(requestId())
   app.route('/', healthRoutes)
 
-  app.use('/v1/*', async function withConfig(c, next) {
+  app.use('*', async function withConfig(c, next) {
+    if (c.req.path === '/healthz') return next()
     const result = edgeConfig(c.env)
     if (!result.ok) {
-      throw new ApiError(500, {
-        code: 'misconfigured',
-        message: 'the service is misconfigured',
-        internal: `bad bindings: ${result.problems.join('; ')}`,
-      })
+      throw new ApiError(500, { code: 'misconfigured', message: 'the service is misconfigured', internal: `bad bindings: ${result.problems.join('; ')}` })
     }
     c.set('config', result.config)
     await next()
   })
+
+  app.use(
+    '/v1/images/generations',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, { code: 'body_too_large', message: `the request body is larger than ${MAX_BODY_BYTES} bytes` })
+      },
+    }),
+    validateGeneration,
+    apiKeyAuth(),
+    requireScope('images:generate'),
+    rateLimit(),
+  )
+  app.route('/', generationRoutes)
+  app.route('/', imageRoutes)
   app.route('/', modelRoutes)
+  app.route('/', usageRoutes)
+  app.route('/', adminKeyRoutes)
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key (snp_live_…)' })
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'SNOOPI image API',
+      version: '1.0.0',
+      description: 'One-step text-to-image with real negative prompts (NASA). OpenAI Images API compatible.',
+    },
+  })
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }))
 
   app.notFound(notFoundHandler)
   app.onError(errorHandler)

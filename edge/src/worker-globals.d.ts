@@ -1,5 +1,6 @@
-// Tells workers-types what the main module exports, so `exports.default` from `cloudflare:workers`
-// (used by the tests) is typed.
+// Tells workers-types what the main module exports and which bindings `env` carries, so
+// `exports.default` and `env` from `cloudflare:workers` (used by the tests) are typed.
+import type { EdgeBindings } from './config/edge-config.ts'
 import type * as main from './index.ts'
 
 declare global {
@@ -7,5 +8,7 @@ declare global {
     interface GlobalProps {
       mainModule: typeof main
     }
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface Env extends EdgeBindings {}
   }
 }

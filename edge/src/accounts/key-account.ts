@@ -1,5 +1,227 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { EdgeBindings } from '../config/edge-config.ts'
+import type { AccountRecord } from './account-record.ts'
+import { describeBucket, type Admission } from './admission.ts'
+import { PLANS, type Plan } from './plans.ts'
+import { fullBucket, refill, secondsUntil, take, wholeTokens, type BucketSpec, type BucketState } from './token-bucket.ts'
 
-/** Per-API-key state (being built: record, token buckets, concurrency, usage). */
-export class KeyAccount extends DurableObject<EdgeBindings> {}
+/** How long a concurrency slot lives without `release()`: a request that crashed frees its slot after this. */
+export const SLOT_LEASE_MS = 5 * 60_000
+
+export interface UsageCounters {
+  images: number
+  cacheHits: number
+  cacheMisses: number
+  requests: number
+}
+
+export interface UsageDelta {
+  images?: number
+  cacheHits?: number
+  cacheMisses?: number
+}
+
+export interface UsageReport {
+  keyId: string
+  plan: AccountRecord['plan']
+  limits: Plan
+  /** Today is the UTC day `day` (YYYY-MM-DD). */
+  today: UsageCounters & { day: string }
+  total: UsageCounters
+  inFlight: number
+  remaining: { requests: number; images: number }
+}
+
+// Storage keys (the SQLite-backed object's synchronous KV API). Every method below is synchronous from
+// its first read to its last write, so calls never interleave and each one is atomic.
+const RECORD = 'record'
+const REQUEST_BUCKET = 'bucket:requests'
+const IMAGE_BUCKET = 'bucket:images'
+const SLOTS = 'slots'
+const TODAY = 'usage:today'
+const TOTAL = 'usage:total'
+
+const DAY_SECONDS = 86_400
+const ZERO: UsageCounters = { images: 0, cacheHits: 0, cacheMisses: 0, requests: 0 }
+
+function requestSpec(plan: Plan): BucketSpec {
+  return { capacity: plan.requestBurst, refillPerSecond: plan.requestsPerMinute / 60 }
+}
+
+function imageSpec(plan: Plan): BucketSpec {
+  return { capacity: plan.imagesPerDay, refillPerSecond: plan.imagesPerDay / DAY_SECONDS }
+}
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10)
+}
+
+function count(value: number | undefined): number {
+  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : 0
+}
+
+/**
+ * One per API key, named by the key's hash (`KEY_ACCOUNTS.idFromName(keyHash(key))`), called over
+ * Workers RPC. Holds the key's record, its token buckets (requests per minute with a burst, images per
+ * day), its in-flight slots and its usage counters — all in durable storage, so an eviction or a
+ * restart resets nothing.
+ *
+ * Authentication asks this object, never KV: a Durable Object is strongly consistent, so `revoke()`
+ * takes effect on the very next request, everywhere.
+ */
+export class KeyAccount extends DurableObject<EdgeBindings> {
+  /**
+   * The clock (epoch ms). Tests replace it through `runInDurableObject` to move time; instance fields
+   * are not exposed over RPC, so callers cannot.
+   */
+  clock: () => number = () => Date.now()
+
+  /** Stores a new key's record with full buckets. Throws if this object already holds one. */
+  create(record: AccountRecord): AccountRecord {
+    const { kv } = this.ctx.storage
+    if (kv.get(RECORD) !== undefined) throw new Error('key account already exists')
+    const plan = PLANS[record.plan]
+    const now = this.clock()
+    this.ctx.storage.transactionSync(() => {
+      kv.put(RECORD, record)
+      kv.put(REQUEST_BUCKET, fullBucket(requestSpec(plan), now))
+      kv.put(IMAGE_BUCKET, fullBucket(imageSpec(plan), now))
+    })
+    return record
+  }
+
+  /** The record, or null when there is none or the key is revoked. */
+  authenticate(): AccountRecord | null {
+    const record = this.ctx.storage.kv.get<AccountRecord>(RECORD)
+    return record && record.revokedAt === undefined ? record : null
+  }
+
+  /** Revokes the key (idempotent: the first revocation time stays). Null when there is no record. */
+  revoke(): AccountRecord | null {
+    const record = this.ctx.storage.kv.get<AccountRecord>(RECORD)
+    if (!record) return null
+    if (record.revokedAt !== undefined) return record
+    const revoked = { ...record, revokedAt: Math.floor(this.clock() / 1000) }
+    this.ctx.storage.kv.put(RECORD, revoked)
+    return revoked
+  }
+
+  /**
+   * Admits one request: takes a token from the requests-per-minute bucket and a concurrency slot (leased
+   * for `SLOT_LEASE_MS`). A refusal takes neither. Null when the key is unknown or revoked.
+   */
+  admitRequest(): Admission | null {
+    const record = this.authenticate()
+    if (!record) return null
+    const plan = PLANS[record.plan]
+    const spec = requestSpec(plan)
+    const now = this.clock()
+    const bucket = refill(this.bucket(REQUEST_BUCKET, spec, now), spec, now)
+    const slots = this.liveSlots(now)
+    const quota = { policy: 'requests', limit: plan.requestsPerMinute, windowSeconds: 60 } as const
+
+    const taken = take(bucket, 1)
+    if (!taken.taken) {
+      const described = describeBucket(bucket, spec, quota)
+      return { allowed: false, refusedBy: 'requests', retryAfterSeconds: Math.max(1, described.resetSeconds), ...described }
+    }
+    if (Object.keys(slots).length >= plan.maxConcurrent) {
+      // How long the others run is unknown: suggest a short wait (leases bound the worst case).
+      return { allowed: false, refusedBy: 'concurrency', retryAfterSeconds: 1, ...describeBucket(bucket, spec, quota) }
+    }
+    const slot = crypto.randomUUID()
+    slots[slot] = now + SLOT_LEASE_MS
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.kv.put(REQUEST_BUCKET, taken.state)
+      this.ctx.storage.kv.put(SLOTS, slots)
+      this.count(now, { requests: 1 })
+    })
+    return { allowed: true, retryAfterSeconds: 0, slot, ...describeBucket(taken.state, spec, quota) }
+  }
+
+  /** Hands a concurrency slot back. False when it was not held (already released or expired). */
+  release(slot: string): boolean {
+    const slots = this.liveSlots(this.clock())
+    const held = Object.hasOwn(slots, slot)
+    delete slots[slot]
+    this.ctx.storage.kv.put(SLOTS, slots)
+    return held
+  }
+
+  /**
+   * Takes `n` images from the images-per-day bucket, all or nothing. Null when the key is unknown or
+   * revoked. Asking for more than the daily quota is refused with the time until the bucket is full.
+   */
+  consumeImages(n: number): Admission | null {
+    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`consumeImages: n must be a positive integer, got ${n}`)
+    const record = this.authenticate()
+    if (!record) return null
+    const plan = PLANS[record.plan]
+    const spec = imageSpec(plan)
+    const now = this.clock()
+    const bucket = refill(this.bucket(IMAGE_BUCKET, spec, now), spec, now)
+    const quota = { policy: 'images', limit: plan.imagesPerDay, windowSeconds: DAY_SECONDS } as const
+    const taken = take(bucket, n)
+    if (!taken.taken) {
+      const described = describeBucket(bucket, spec, quota)
+      const wait = secondsUntil(bucket, spec, Math.min(n, spec.capacity))
+      return { allowed: false, refusedBy: 'images', retryAfterSeconds: Math.max(1, wait), ...described }
+    }
+    this.ctx.storage.kv.put(IMAGE_BUCKET, taken.state)
+    return { allowed: true, retryAfterSeconds: 0, ...describeBucket(taken.state, spec, quota) }
+  }
+
+  /** Adds served images and cache hits/misses to today's and the total counters. */
+  recordUsage(delta: UsageDelta): void {
+    this.count(this.clock(), { images: count(delta.images), cacheHits: count(delta.cacheHits), cacheMisses: count(delta.cacheMisses) })
+  }
+
+  /** Today's and total counters, the plan's limits and what is left now. Null when there is no record. */
+  usage(): UsageReport | null {
+    const record = this.ctx.storage.kv.get<AccountRecord>(RECORD)
+    if (!record) return null
+    const plan = PLANS[record.plan]
+    const now = this.clock()
+    const requests = requestSpec(plan)
+    const images = imageSpec(plan)
+    return {
+      keyId: record.id,
+      plan: record.plan,
+      limits: { ...plan },
+      today: this.today(now),
+      total: this.ctx.storage.kv.get<UsageCounters>(TOTAL) ?? { ...ZERO },
+      inFlight: Object.keys(this.liveSlots(now)).length,
+      remaining: {
+        requests: wholeTokens(refill(this.bucket(REQUEST_BUCKET, requests, now), requests, now)),
+        images: wholeTokens(refill(this.bucket(IMAGE_BUCKET, images, now), images, now)),
+      },
+    }
+  }
+
+  private bucket(key: string, spec: BucketSpec, now: number): BucketState {
+    return this.ctx.storage.kv.get<BucketState>(key) ?? fullBucket(spec, now)
+  }
+
+  /** Held slots whose lease has not run out (slot id → lease end, epoch ms). */
+  private liveSlots(now: number): Record<string, number> {
+    const slots = this.ctx.storage.kv.get<Record<string, number>>(SLOTS) ?? {}
+    return Object.fromEntries(Object.entries(slots).filter(([, leaseEnd]) => leaseEnd > now))
+  }
+
+  private today(now: number): UsageCounters & { day: string } {
+    const day = utcDay(now)
+    const stored = this.ctx.storage.kv.get<UsageCounters & { day: string }>(TODAY)
+    return stored?.day === day ? stored : { day, ...ZERO }
+  }
+
+  private count(now: number, delta: Partial<UsageCounters>): void {
+    const today = this.today(now)
+    const total = this.ctx.storage.kv.get<UsageCounters>(TOTAL) ?? { ...ZERO }
+    for (const name of ['images', 'cacheHits', 'cacheMisses', 'requests'] as const) {
+      today[name] += delta[name] ?? 0
+      total[name] += delta[name] ?? 0
+    }
+    this.ctx.storage.kv.put(TODAY, today)
+    this.ctx.storage.kv.put(TOTAL, total)
+  }
+}

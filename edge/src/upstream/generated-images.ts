@@ -25,16 +25,18 @@ export async function readGeneratedImages(response: Response, expected: number):
   } catch (error) {
     throw bad(`generate: not multipart (${String(error)})`)
   }
-  const metaPart = form.get('meta')
-  if (!(metaPart instanceof Blob)) throw bad('generate: no meta part')
+  // workers-types declares FormData.get as string-only; file parts are Files at run time.
+  const part = (name: string) => form.get(name) as unknown as File | string | null
+  const metaPart = part('meta')
+  if (metaPart === null || typeof metaPart === 'string') throw bad('generate: no meta part')
   const meta = metaSchema.safeParse(JSON.parse(await metaPart.text()))
   if (!meta.success) throw bad(`generate: bad meta: ${z.prettifyError(meta.error).replaceAll('\n', ' ')}`)
   if (meta.data.images.length !== expected) throw bad(`generate: ${meta.data.images.length} images for ${expected} requested`)
   return Promise.all(
     meta.data.images.map(async (info, i) => {
-      const part = form.get(`image-${i}`)
-      if (!(part instanceof Blob)) throw bad(`generate: no part image-${i}`)
-      const bytes = new Uint8Array(await part.arrayBuffer())
+      const file = part(`image-${i}`)
+      if (file === null || typeof file === 'string') throw bad(`generate: no part image-${i}`)
+      const bytes = new Uint8Array(await file.arrayBuffer())
       if (bytes.byteLength !== info.bytes) throw bad(`generate: image-${i} has ${bytes.byteLength} bytes, meta says ${info.bytes}`)
       return { seed: info.seed, contentType: info.content_type, bytes }
     }),

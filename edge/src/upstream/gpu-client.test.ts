@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { EdgeConfig } from '../config/edge-config.ts'
-import { ApiError } from '../errors/api-error.ts'
+import type { ApiError } from '../errors/api-error.ts'
 import { CircuitBreaker } from './circuit-breaker.ts'
 import { callGpuService } from './gpu-client.ts'
 

@@ -1,0 +1,11 @@
+import type { EdgeBindings } from '../config/edge-config.ts'
+import type { KeyAccount } from './key-account.ts'
+
+export type KeyAccountStub = DurableObjectStub<KeyAccount>
+
+/** The Durable Object of the key whose hash is `hash` (see `keyHash`), typed for RPC. */
+export function accountStub(env: Pick<EdgeBindings, 'KEY_ACCOUNTS'>, hash: string): KeyAccountStub {
+  // EdgeBindings declares the namespace untyped; this is the one place that names its class.
+  const namespace = env.KEY_ACCOUNTS as DurableObjectNamespace<KeyAccount>
+  return namespace.get(namespace.idFromName(hash))
+}

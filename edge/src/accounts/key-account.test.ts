@@ -1,0 +1,154 @@
+import { evictDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import type { AccountRecord } from './account-record.ts'
+import { accountStub, type KeyAccountStub } from './account-stub.ts'
+import { SLOT_LEASE_MS } from './key-account.ts'
+import { PLANS } from './plans.ts'
+import { fakeClock } from './test-support.ts'
+
+const record = (plan: AccountRecord['plan'] = 'test'): AccountRecord => ({
+  id: 'key_ABCDEFGHIJKL',
+  owner: 'acme',
+  plan,
+  scopes: ['images:generate'],
+  createdAt: 1_772_366_400,
+})
+
+/** A fresh account (its own Durable Object) for each test, on a clock the test moves. */
+async function account(plan: AccountRecord['plan'] = 'test', start?: number): Promise<{ stub: KeyAccountStub; clock: { advance(ms: number): void } }> {
+  const stub = accountStub(env, `test-${crypto.randomUUID()}`)
+  const clock = await fakeClock(stub, start)
+  await stub.create(record(plan))
+  return { stub, clock }
+}
+
+/** What a call rejected with (RPC promises are settled here, so none is left unhandled). */
+async function rejection(call: Promise<unknown>): Promise<unknown> {
+  return call.then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+}
+
+describe('KeyAccount', () => {
+  it('holds the record, authenticates until revoked, and refuses a second create', async () => {
+    const { stub } = await account()
+    expect(await stub.authenticate()).toEqual(record())
+    expect(String(await rejection(stub.create(record())))).toMatch(/already exists/)
+    const revoked = await stub.revoke()
+    expect(revoked?.revokedAt).toBeGreaterThan(0)
+    expect(await stub.authenticate()).toBeNull()
+    expect(await stub.revoke()).toEqual(revoked) // idempotent: the first time stays
+    expect(await stub.admitRequest()).toBeNull()
+    expect(await stub.consumeImages(1)).toBeNull()
+  })
+
+  it('knows nothing about a name it was never given', async () => {
+    const stub = accountStub(env, 'never-created')
+    expect(await stub.authenticate()).toBeNull()
+    expect(await stub.revoke()).toBeNull()
+    expect(await stub.usage()).toBeNull()
+  })
+
+  it('admits a burst, refuses the next request with an exact wait, and refills with time', async () => {
+    const { stub, clock } = await account('test') // 3 per minute, burst 3, 2 concurrent
+    const admitted = []
+    for (let i = 0; i < 3; i++) {
+      const admission = await stub.admitRequest()
+      expect(admission).toMatchObject({ allowed: true, policy: 'requests', limit: 3, windowSeconds: 60, remaining: 2 - i })
+      admitted.push(admission)
+      await stub.release(admission?.slot ?? '')
+    }
+    // 20 s per token: one used → 20 s to full, two → 40 s, three → empty: 20 s until the next one.
+    expect(admitted.map((a) => a?.resetSeconds)).toEqual([20, 40, 20])
+
+    const refused = await stub.admitRequest()
+    expect(refused).toMatchObject({ allowed: false, refusedBy: 'requests', retryAfterSeconds: 20, remaining: 0, resetSeconds: 20 })
+    expect(refused?.slot).toBeUndefined()
+
+    clock.advance(19_999)
+    expect(await stub.admitRequest()).toMatchObject({ allowed: false, retryAfterSeconds: 1 })
+    clock.advance(1)
+    const again = await stub.admitRequest()
+    expect(again).toMatchObject({ allowed: true, remaining: 0 })
+    await stub.release(again?.slot ?? '')
+
+    clock.advance(60_000)
+    expect(await stub.admitRequest()).toMatchObject({ allowed: true, remaining: 2 }) // full again, not more
+  })
+
+  it('caps requests in flight, frees a slot on release, and expires a slot that was never released', async () => {
+    const { stub, clock } = await account('free') // 2 concurrent
+    const first = await stub.admitRequest()
+    const second = await stub.admitRequest()
+    expect([first?.allowed, second?.allowed]).toEqual([true, true])
+    expect(await stub.admitRequest()).toMatchObject({ allowed: false, refusedBy: 'concurrency', retryAfterSeconds: 1, remaining: 8 })
+
+    expect(await stub.release(first?.slot ?? '')).toBe(true)
+    expect(await stub.release(first?.slot ?? '')).toBe(false)
+    const third = await stub.admitRequest()
+    expect(third?.allowed).toBe(true)
+    expect(await stub.admitRequest()).toMatchObject({ allowed: false, refusedBy: 'concurrency' })
+
+    // Both holders "crashed": their leases run out.
+    clock.advance(SLOT_LEASE_MS - 1)
+    expect(await stub.admitRequest()).toMatchObject({ allowed: false, refusedBy: 'concurrency' })
+    clock.advance(1)
+    expect((await stub.usage())?.inFlight).toBe(0)
+    expect(await stub.admitRequest()).toMatchObject({ allowed: true })
+  })
+
+  it('takes images from a daily bucket, all or nothing', async () => {
+    const { stub, clock } = await account('test') // 5 images a day
+    expect(await stub.consumeImages(3)).toMatchObject({ allowed: true, policy: 'images', limit: 5, windowSeconds: 86_400, remaining: 2 })
+    const refused = await stub.consumeImages(3)
+    // One more image takes 86400 / 5 = 17280 s.
+    expect(refused).toMatchObject({ allowed: false, refusedBy: 'images', remaining: 2, retryAfterSeconds: 17_280 })
+    expect(await stub.consumeImages(2)).toMatchObject({ allowed: true, remaining: 0, resetSeconds: 17_280 })
+    expect(await stub.consumeImages(6)).toMatchObject({ allowed: false, retryAfterSeconds: 86_400 })
+    clock.advance(17_280_000)
+    expect(await stub.consumeImages(1)).toMatchObject({ allowed: true, remaining: 0 })
+    expect(String(await rejection(stub.consumeImages(0)))).toMatch(/RangeError: consumeImages: n must be a positive integer/)
+    expect(String(await rejection(stub.consumeImages(1.5)))).toMatch(/RangeError/)
+  })
+
+  it('counts usage today and in total, and starts a new day at UTC midnight', async () => {
+    const { stub, clock } = await account('pro', Date.UTC(2026, 2, 1, 23, 59))
+    const admission = await stub.admitRequest()
+    await stub.release(admission?.slot ?? '')
+    await stub.recordUsage({ images: 2, cacheMisses: 1 })
+    await stub.recordUsage({ cacheHits: 1 })
+    await stub.recordUsage({ images: -5, cacheHits: Number.NaN }) // nonsense counts nothing
+    let usage = await stub.usage()
+    expect(usage).toMatchObject({
+      keyId: 'key_ABCDEFGHIJKL',
+      plan: 'pro',
+      limits: PLANS.pro,
+      today: { day: '2026-03-01', images: 2, cacheHits: 1, cacheMisses: 1, requests: 1 },
+      total: { images: 2, cacheHits: 1, cacheMisses: 1, requests: 1 },
+      inFlight: 0,
+      remaining: { requests: 29, images: 5000 },
+    })
+
+    clock.advance(60_000)
+    await stub.recordUsage({ images: 1, cacheMisses: 1 })
+    usage = await stub.usage()
+    expect(usage?.today).toEqual({ day: '2026-03-02', images: 1, cacheHits: 0, cacheMisses: 1, requests: 0 })
+    expect(usage?.total).toEqual({ images: 3, cacheHits: 1, cacheMisses: 2, requests: 1 })
+  })
+
+  it('keeps its limits through an eviction (state is in durable storage, not memory)', async () => {
+    const stub = accountStub(env, `test-${crypto.randomUUID()}`) // the real clock: a fake one would not survive eviction
+    await stub.create(record('test'))
+    for (let i = 0; i < 3; i++) {
+      const admission = await stub.admitRequest()
+      await stub.release(admission?.slot ?? '')
+    }
+    const held = await stub.admitRequest()
+    expect(held).toMatchObject({ allowed: false, refusedBy: 'requests' })
+    await evictDurableObject(stub)
+    expect(await stub.admitRequest()).toMatchObject({ allowed: false, refusedBy: 'requests' })
+    expect((await stub.usage())?.total.requests).toBe(3)
+  })
+})

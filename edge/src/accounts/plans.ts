@@ -1,0 +1,30 @@
+/**
+ * Plans are data: a new plan is a new row. Every limit is per API key.
+ *
+ * | plan | requests/min | burst | images/day | concurrent |
+ * | --- | ---: | ---: | ---: | ---: |
+ * | free | 10 | 10 | 100 | 2 |
+ * | pro | 120 | 30 | 5000 | 8 |
+ * | test | 3 | 3 | 5 | 2 |
+ */
+export interface Plan {
+  /** Sustained request rate: the request bucket refills at this many tokens per minute. */
+  requestsPerMinute: number
+  /** The request bucket's capacity: how many requests may arrive back to back. */
+  requestBurst: number
+  /** The image bucket's capacity and its refill per day (it refills continuously, 1/86400 of this a second). */
+  imagesPerDay: number
+  /** Requests of one key in flight at once. */
+  maxConcurrent: number
+}
+
+export const PLANS = {
+  free: { requestsPerMinute: 10, requestBurst: 10, imagesPerDay: 100, maxConcurrent: 2 },
+  pro: { requestsPerMinute: 120, requestBurst: 30, imagesPerDay: 5000, maxConcurrent: 8 },
+  /** Tiny limits, so tests (and staging smoke checks) can reach every limit in a few requests. */
+  test: { requestsPerMinute: 3, requestBurst: 3, imagesPerDay: 5, maxConcurrent: 2 },
+} as const satisfies Record<string, Plan>
+
+export type PlanName = keyof typeof PLANS
+export const PLAN_NAMES = Object.keys(PLANS) as [PlanName, ...PlanName[]]
+export const DEFAULT_PLAN: PlanName = 'free'

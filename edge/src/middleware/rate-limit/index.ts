@@ -1,0 +1,94 @@
+import type { Context, Env, MiddlewareHandler } from 'hono'
+import type { Admission } from '../../accounts/admission.ts'
+import { ApiError } from '../../errors/api-error.ts'
+import type { AccountVariables } from '../api-key-auth/index.ts'
+import { quotaReport, rateLimitHeaders, type QuotaReport } from './ratelimit-headers.ts'
+
+/** The quotas reported on this response so far (requests, then images once `consumeImages` ran). */
+export type RateLimitVariables = { rateLimit: QuotaReport[] }
+
+type RateLimitEnv = { Variables: AccountVariables & RateLimitVariables }
+
+function keyGone(): ApiError {
+  return new ApiError(401, { type: 'authentication_error', code: 'invalid_api_key', message: 'Incorrect API key provided.', internal: 'key revoked mid-request' })
+}
+
+function refusal(admission: Admission, reports: QuotaReport[], code: string, message: string): ApiError {
+  return new ApiError(429, {
+    type: 'rate_limit_error',
+    code,
+    message,
+    headers: { 'Retry-After': String(admission.retryAfterSeconds), ...rateLimitHeaders(reports) },
+  })
+}
+
+/**
+ * Per-key limits from the key's Durable Object: a requests-per-minute token bucket (with burst) and a
+ * cap on requests in flight. Goes after `apiKeyAuth()`.
+ *
+ * - refused: 429 `rate_limit_exceeded` with `Retry-After`;
+ * - every response (errors too) carries `RateLimit-Policy: "requests";q=<per minute>;w=60` and
+ *   `RateLimit: "requests";r=<remaining>;t=<seconds>`;
+ * - the concurrency slot is handed back after the handler, whatever happened (a slot that is never
+ *   handed back, e.g. when the isolate dies, expires after `SLOT_LEASE_MS`).
+ *
+ * @example app.post('/v1/images/generations', apiKeyAuth(), rateLimit(), handler)
+ */
+export function rateLimit(): MiddlewareHandler<RateLimitEnv> {
+  return async function rateLimitMiddleware(c, next) {
+    const { stub } = c.get('account')
+    const admission = await stub.admitRequest()
+    if (!admission) throw keyGone()
+    const reports = [quotaReport(admission)]
+    if (!admission.allowed) {
+      throw refusal(
+        admission,
+        reports,
+        'rate_limit_exceeded',
+        admission.refusedBy === 'concurrency'
+          ? 'Too many concurrent requests for this API key. Wait for one to finish, then retry.'
+          : `Rate limit reached for this API key: ${admission.limit} requests per minute. Retry after ${admission.retryAfterSeconds} s.`,
+      )
+    }
+    c.set('rateLimit', reports)
+    try {
+      await next()
+    } finally {
+      for (const [name, value] of Object.entries(rateLimitHeaders(reports))) c.header(name, value)
+      if (admission.slot) {
+        await stub.release(admission.slot).catch((error: unknown) => {
+          // The lease frees the slot later; the client's answer must not depend on this.
+          console.warn('rate limit: releasing a concurrency slot failed:', error)
+        })
+      }
+    }
+  }
+}
+
+/**
+ * Takes `n` images from the key's daily image budget; call it once the body is parsed, before the
+ * expensive work. Adds the `"images";q=<per day>;w=86400` policy and its remaining count to the
+ * response's rate-limit headers. When the budget is spent: 429 `image_quota_exceeded` with `Retry-After`.
+ * Needs `apiKeyAuth()` and `rateLimit()` before it.
+ *
+ * @example await consumeImages(c, body.n)
+ */
+export async function consumeImages<E extends Env & RateLimitEnv>(c: Context<E>, n: number): Promise<Admission> {
+  const { stub } = c.get('account')
+  const admission = await stub.consumeImages(n)
+  if (!admission) throw keyGone()
+  const reports = c.get('rateLimit') as QuotaReport[] | undefined
+  if (!reports) throw new Error('consumeImages: rateLimit() must run before it')
+  reports.push(quotaReport(admission))
+  if (!admission.allowed) {
+    throw refusal(
+      admission,
+      reports,
+      'image_quota_exceeded',
+      n > admission.limit
+        ? `This request asks for ${n} images; this API key's quota is ${admission.limit} images per day.`
+        : `Daily image quota reached for this API key: ${admission.limit} images per day (${admission.remaining} left). Retry after ${admission.retryAfterSeconds} s.`,
+    )
+  }
+  return admission
+}

@@ -1,0 +1,243 @@
+import { exports, env } from 'cloudflare:workers'
+import { listDurableObjectIds } from 'cloudflare:test'
+import fc from 'fast-check'
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { gpuBreaker } from '../upstream/gpu-client.ts'
+
+// Bindings come from vitest.config.ts; the GPU tier is a stand-in (it cannot run in workerd) that
+// checks each call with the GPU service's real signature verifier and answers in its multipart format.
+const secret = 'test-secret-0123456789abcdef0123456789'
+const adminToken = 'test-admin-token-0123456789abcdef0123456789'
+const api = 'https://api.test'
+
+type Upstream = { calls: number; bodies: Record<string, unknown>[] }
+
+function gpuStandIn(behaviour: (body: Record<string, unknown>, signal: AbortSignal | null) => Promise<Response> | Response = pngAnswer): Upstream {
+  const state: Upstream = { calls: 0, bodies: [] }
+  const realFetch = globalThis.fetch
+  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+    const request = new Request(input, init)
+    const url = new URL(request.url)
+    if (url.host !== 'gpu.test') return realFetch(input, init)
+    const text = await request.text()
+    const verdict = await verifyRequest({ secret, method: request.method, path: url.pathname, body: text, signature: request.headers.get(SIGNATURE_HEADER), timestamp: request.headers.get(TIMESTAMP_HEADER) })
+    if (!verdict.ok) return new Response('bad signature', { status: 401 })
+    state.calls++
+    const body = JSON.parse(text) as Record<string, unknown>
+    state.bodies.push(body)
+    return behaviour(body, request.signal)
+  })
+  return state
+}
+
+/** What the GPU service answers: one fake PNG per image, bytes derived from the seed and prompt. */
+function pngAnswer(body: Record<string, unknown>): Response {
+  const n = Number(body.n)
+  const form = new FormData()
+  const images = Array.from({ length: n }, (_, i) => {
+    const seed = (BigInt(body.seed as string) + BigInt(i)).toString()
+    return { seed, bytes: new TextEncoder().encode(`\x89PNG fake ${String(body.prompt)} ${seed}`) }
+  })
+  form.append('meta', new Blob([JSON.stringify({ model: body.model, images: images.map((i) => ({ seed: i.seed, content_type: 'image/png', bytes: i.bytes.byteLength })) })]), 'meta.json')
+  images.forEach((image, i) => form.append(`image-${i}`, new Blob([image.bytes], { type: 'image/png' }), `${i}.png`))
+  return new Response(form)
+}
+
+async function createKey(plan = 'pro'): Promise<string> {
+  const response = await exports.default.fetch(`${api}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ owner: 'tests', plan }),
+  })
+  expect(response.status).toBe(201)
+  return (await response.json<{ key: string }>()).key
+}
+
+let key: string
+beforeAll(async () => {
+  key = await createKey()
+})
+afterEach(() => {
+  vi.restoreAllMocks()
+  gpuBreaker.succeeded()
+})
+
+const generate = (body: unknown, headers: Record<string, string> = {}, apiKey = key) =>
+  exports.default.fetch(`${api}/v1/images/generations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+
+type Answer = { created: number; data: { url?: string; b64_json?: string; seed: string; revised_prompt: string }[] }
+const unique = () => `a red circle ${crypto.randomUUID()}`
+
+describe('POST /v1/images/generations', () => {
+  it('generates on a miss, stores in R2, and serves the same request from cache without the GPU tier', async () => {
+    const upstream = gpuStandIn()
+    const prompt = unique()
+    const first = await generate({ prompt, n: 2, size: '64x64' })
+    expect(first.status).toBe(200)
+    expect(first.headers.get('x-cache')).toBe('MISS')
+    expect(first.headers.get('ratelimit')).toMatch(/"requests";r=\d+;t=\d+/)
+    expect(first.headers.get('ratelimit-policy')).toMatch(/"requests";q=120;w=60/)
+    expect(first.headers.get('x-request-id')).toBeTruthy()
+    const answer = await first.json<Answer>()
+    expect(answer.data).toHaveLength(2)
+    expect(BigInt(answer.data[1]!.seed) - BigInt(answer.data[0]!.seed)).toBe(1n)
+    expect(answer.data[0]!.url).toMatch(/^https:\/\/api\.test\/v1\/images\/[0-9a-f]{32}\.png$/)
+    const image = await exports.default.fetch(answer.data[0]!.url!)
+    expect(image.status).toBe(200)
+    expect(image.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(await image.text()).toContain(`fake ${prompt} ${answer.data[0]!.seed}`)
+
+    const second = await generate({ prompt, n: 2, size: '64x64' })
+    expect(second.headers.get('x-cache')).toBe('HIT')
+    expect((await second.json<Answer>()).data.map((d) => d.url)).toEqual(answer.data.map((d) => d.url))
+    expect(upstream.calls).toBe(1)
+  })
+
+  it('forwards the canonical request, signed, with the derived seed', async () => {
+    const upstream = gpuStandIn()
+    await generate({ prompt: '  a   blue\tsquare ', negative_prompt: 'red', size: '128x128', guidance: { mode: 'nasa', alpha: 0.5 } })
+    expect(upstream.bodies[0]).toMatchObject({ prompt: 'a blue square', negative_prompt: 'red', n: 1, size: '128x128', model: 'snoopi-default', guidance: { mode: 'nasa', alpha: 0.5 } })
+    expect(upstream.bodies[0]!.seed).toMatch(/^\d+$/)
+  })
+
+  it('treats prompts that differ only in Unicode normalisation or whitespace as one cache entry', async () => {
+    const upstream = gpuStandIn()
+    const tag = crypto.randomUUID()
+    const nfc = await generate({ prompt: `caf\u00e9 crème ${tag}` })
+    const nfd = await generate({ prompt: `  cafe\u0301   cre\u0300me\n${tag} ` })
+    expect([nfc.headers.get('x-cache'), nfd.headers.get('x-cache')]).toEqual(['MISS', 'HIT'])
+    expect(upstream.calls).toBe(1)
+  })
+
+  it('makes one upstream call for 20 concurrent identical misses, and answers all of them the same', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const upstream = gpuStandIn(async (body) => {
+      await gate
+      return pngAnswer(body)
+    })
+    const keys = await Promise.all([1, 2, 3, 4].map(() => createKey()))
+    const prompt = unique()
+    const pending = Array.from({ length: 20 }, (_, i) => generate({ prompt }, {}, keys[i % 4]))
+    await new Promise((r) => setTimeout(r, 100))
+    release()
+    const responses = await Promise.all(pending)
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200))
+    const urls = await Promise.all(responses.map(async (r) => (await r.json<Answer>()).data[0]!.url))
+    expect(new Set(urls).size).toBe(1)
+    expect(upstream.calls).toBe(1)
+  })
+
+  it('regenerates when the request says Cache-Control: no-cache', async () => {
+    const upstream = gpuStandIn()
+    const prompt = unique()
+    await generate({ prompt })
+    const again = await generate({ prompt }, { 'cache-control': 'no-cache' })
+    expect(again.headers.get('x-cache')).toBe('MISS')
+    expect(upstream.calls).toBe(2)
+  })
+
+  it('returns base64 images on request', async () => {
+    gpuStandIn()
+    const prompt = unique()
+    const answer = await (await generate({ prompt, response_format: 'b64_json' })).json<Answer>()
+    expect(atob(answer.data[0]!.b64_json!)).toContain(`fake ${prompt}`)
+    expect(answer.data[0]!.url).toBeUndefined()
+  })
+
+  it('serves hits but fails misses fast with 503 + Retry-After when the GPU tier is down', async () => {
+    gpuStandIn()
+    const cached = unique()
+    await generate({ prompt: cached })
+    vi.restoreAllMocks()
+    gpuStandIn(() => {
+      throw new TypeError('connect ECONNREFUSED')
+    })
+    const hit = await generate({ prompt: cached })
+    expect([hit.status, hit.headers.get('x-cache')]).toEqual([200, 'HIT'])
+    const started = Date.now()
+    const miss = await generate({ prompt: unique() })
+    expect(miss.status).toBe(503)
+    expect(Number(miss.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect((await miss.json<{ error: { code: string } }>()).error.code).toBe('upstream_unavailable')
+    expect(Date.now() - started).toBeLessThan(3000)
+  })
+
+  it('answers 504 when the GPU tier times out, and writes nothing to R2', async () => {
+    // An upstream that never answers (it only stops when the edge's deadline aborts the call).
+    gpuStandIn((_body, signal) => new Promise<Response>((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason as Error))))
+    const before = (await env.IMAGES.list({ prefix: 'requests/' })).objects.length
+    const response = await generate({ prompt: unique() }, {}, key)
+    expect(response.status).toBe(504)
+    expect((await env.IMAGES.list({ prefix: 'requests/' })).objects.length).toBe(before)
+  }, 20_000)
+
+  it.each([
+    ['n above 4', { prompt: 'x', n: 5 }, 400],
+    ['an empty prompt', { prompt: '' }, 400],
+    ['a prompt over 2000 characters', { prompt: 'x'.repeat(2001) }, 400],
+    ['a size the model does not offer', { prompt: 'x', size: '512x512' }, 400],
+    ['an unknown model', { prompt: 'x', model: 'dall-e-3' }, 404],
+    ['a body that is not JSON', '{"prompt": ', 400],
+    ['a body over 16 KiB', { prompt: 'x', user: 'u'.repeat(17_000) }, 413],
+  ])('rejects %s before any storage or upstream work', async (_name, body, status) => {
+    const upstream = gpuStandIn()
+    const accountsBefore = (await listDurableObjectIds(env.KEY_ACCOUNTS)).length
+    const response = await generate(body, {}, 'snp_live_not-even-a-well-formed-key')
+    expect(response.status).toBe(status)
+    expect((await response.json<{ error: { type: string } }>()).error.type).toBe('invalid_request_error')
+    expect(upstream.calls).toBe(0)
+    expect((await listDurableObjectIds(env.KEY_ACCOUNTS)).length).toBe(accountsBefore)
+  })
+
+  it('needs a key', async () => {
+    const response = await exports.default.fetch(`${api}/v1/images/generations`, { method: 'POST', body: JSON.stringify({ prompt: 'x' }), headers: { 'content-type': 'application/json' } })
+    expect(response.status).toBe(401)
+  })
+
+  it('never answers 5xx to arbitrary JSON bodies (property)', async () => {
+    gpuStandIn()
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record(
+            {
+              prompt: fc.oneof(fc.string(), fc.constant('a cat')),
+              n: fc.oneof(fc.integer({ min: -2, max: 6 }), fc.string()),
+              size: fc.oneof(fc.constantFrom('64x64', '128x128', '512x512', 'big'), fc.string()),
+              negative_prompt: fc.string(),
+              seed: fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 65n }).map(String), fc.integer(), fc.string()),
+              guidance: fc.record({ mode: fc.constantFrom('nasa', 'nag', 'cfg', 'none', 'x'), alpha: fc.double(), scale: fc.double(), tau: fc.double() }, { requiredKeys: [] }),
+              response_format: fc.constantFrom('url', 'b64_json', 'png'),
+              output_format: fc.constantFrom('png', 'webp', 'jpeg', 'gif'),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
+        async (body) => {
+          const response = await generate(JSON.stringify(body))
+          await response.arrayBuffer()
+          return response.status < 500
+        },
+      ),
+      { numRuns: 60 },
+    )
+  }, 60_000)
+})
+
+describe('API description', () => {
+  it('serves the OpenAPI document generated from the validating schemas, and the docs page', async () => {
+    const doc = await (await exports.default.fetch(`${api}/openapi.json`)).json<{ paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } }>()
+    expect(Object.keys(doc.paths)).toContain('/v1/images/generations')
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['ImageGenerationRequest', 'ImageGenerationResponse', 'Error']))
+    const docs = await exports.default.fetch(`${api}/docs`)
+    expect(docs.status).toBe(200)
+    expect(await docs.text()).toContain('/openapi.json')
+  })
+})

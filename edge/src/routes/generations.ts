@@ -1,0 +1,144 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import type { Context, MiddlewareHandler } from 'hono'
+import { errorSchema, generationRequestSchema, generationResponseSchema, type GenerationRequest } from '../api/generation-schema.ts'
+import type { EdgeEnv } from '../app.ts'
+import { canonicalRequest, type CanonicalRequest } from '../cache/canonical-request.ts'
+import { ImageStore, type GenerationManifest } from '../cache/image-store.ts'
+import { imageId, requestHash } from '../cache/request-keys.ts'
+import { imageSeeds } from '../cache/request-seed.ts'
+import { ApiError } from '../errors/api-error.ts'
+import type { GenerationJob, GenerationOutcome } from '../generation/generation-coordinator.ts'
+import { consumeImages } from '../middleware/rate-limit/index.ts'
+
+const route = createRoute({
+  method: 'post',
+  path: '/v1/images/generations',
+  summary: 'Generate images (OpenAI Images API compatible), with negative prompts by NASA',
+  security: [{ bearerAuth: [] }],
+  request: { body: { content: { 'application/json': { schema: generationRequestSchema } }, required: true } },
+  responses: {
+    200: {
+      description: 'The images. Headers: x-cache HIT|MISS, RateLimit, RateLimit-Policy, x-request-id.',
+      content: { 'application/json': { schema: generationResponseSchema } },
+    },
+    400: { description: 'Invalid request', content: { 'application/json': { schema: errorSchema } } },
+    401: { description: 'Missing, malformed, unknown or revoked API key', content: { 'application/json': { schema: errorSchema } } },
+    404: { description: 'Unknown model', content: { 'application/json': { schema: errorSchema } } },
+    413: { description: 'Body too large', content: { 'application/json': { schema: errorSchema } } },
+    429: { description: 'Rate limit or image quota exceeded (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
+    502: { description: 'The image service failed', content: { 'application/json': { schema: errorSchema } } },
+    503: { description: 'The image service is unavailable (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
+    504: { description: 'The image service did not answer in time', content: { 'application/json': { schema: errorSchema } } },
+  },
+})
+
+/** Turns a zod-openapi validation failure into the OpenAI error shape (400). */
+export function validationHook(result: { success: boolean; error?: unknown }): void {
+  if (!result.success) {
+    const issues = (result.error as { issues?: { path: PropertyKey[]; message: string }[] }).issues ?? []
+    const message = issues.map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message)).join('; ')
+    throw new ApiError(400, { code: 'invalid_request', message: message || 'invalid request' })
+  }
+}
+
+/**
+ * Validates the body, resolves the model and builds the canonical request before any storage or
+ * upstream work (so bad input is a 400 that costs nothing); mounted ahead of authentication.
+ */
+export const validateGeneration: MiddlewareHandler<EdgeEnv> = async function validateGeneration(c, next) {
+  let raw: unknown
+  try {
+    raw = await c.req.json()
+  } catch {
+    throw new ApiError(400, { code: 'invalid_json', message: 'the body is not valid JSON' })
+  }
+  const parsed = generationRequestSchema.safeParse(raw)
+  validationHook(parsed)
+  const body = parsed.data as GenerationRequest
+  const models = c.get('config').MODELS
+  const model = body.model === undefined ? models[0] : models.find((m) => m.id === body.model)
+  if (!model) throw new ApiError(404, { code: 'model_not_found', message: `the model "${body.model}" does not exist; see /v1/models` })
+  c.set('canonical', canonicalRequest(body, model))
+  await next()
+}
+
+/** The GPU service's request body for a canonical request. */
+function upstreamBody(canonical: CanonicalRequest, firstSeed: bigint, timeoutMs: number): string {
+  return JSON.stringify({
+    prompt: canonical.prompt,
+    negative_prompt: canonical.negative_prompt,
+    n: canonical.n,
+    seed: firstSeed.toString(),
+    size: canonical.size,
+    output_format: canonical.output_format,
+    guidance: canonical.guidance,
+    model: canonical.model,
+    timeout_ms: timeoutMs,
+  })
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(binary)
+}
+
+async function responseData(c: Context<EdgeEnv>, body: GenerationRequest, canonical: CanonicalRequest, manifest: GenerationManifest) {
+  const origin = new URL(c.req.url).origin
+  const store = new ImageStore(c.env.IMAGES)
+  return Promise.all(
+    manifest.images.map(async (image) => {
+      const entry: { url?: string; b64_json?: string; seed: string; revised_prompt: string } = { seed: image.seed, revised_prompt: canonical.prompt }
+      if (body.response_format === 'b64_json') {
+        const object = await store.getImage(image.id, image.ext)
+        if (!object) throw new ApiError(500, { code: 'internal_error', message: 'internal error', internal: `image ${image.id} missing from R2` })
+        entry.b64_json = base64(new Uint8Array(await object.arrayBuffer()))
+      } else {
+        entry.url = `${origin}/v1/images/${image.id}.${image.ext}`
+      }
+      return entry
+    }),
+  )
+}
+
+/**
+ * `POST /v1/images/generations`. The body was validated (and the model and size checked) before any
+ * storage was touched; then the key was authenticated and rate-limited. A request whose canonical
+ * form was seen before is answered from R2 (`x-cache: HIT`) without reaching the GPU tier;
+ * `Cache-Control: no-cache` forces a new generation. A miss goes through the request hash's
+ * coordinator, which makes one upstream call for all identical concurrent misses and stores the
+ * images in R2 before anyone is answered.
+ */
+export const generationRoutes = new OpenAPIHono<EdgeEnv>({ defaultHook: validationHook }).openapi(route, async (c) => {
+  const body = c.req.valid('json')
+  const config = c.get('config')
+  const canonical = c.get('canonical')
+  const hash = await requestHash(config.CACHE_KEY_SECRET, canonical)
+  const force = /\bno-cache\b/i.test(c.req.header('cache-control') ?? '')
+  const store = new ImageStore(c.env.IMAGES)
+  const account = c.get('account')
+
+  let manifest = force ? null : await store.getManifest(hash)
+  const hit = manifest !== null
+  if (!manifest) {
+    await consumeImages(c, canonical.n)
+    const seeds = imageSeeds(canonical, hash)
+    const job: GenerationJob = {
+      hash,
+      upstreamBody: upstreamBody(canonical, seeds[0] as bigint, config.GPU_TIMEOUT_MS),
+      model: canonical.model,
+      version: canonical.version,
+      imageIds: await Promise.all(seeds.map((_, i) => imageId(config.CACHE_KEY_SECRET, hash, i))),
+      ext: canonical.output_format,
+      force,
+      requestId: c.get('requestId'),
+    }
+    const coordinator = c.env.GENERATIONS.get(c.env.GENERATIONS.idFromName(hash)) as unknown as { generate(job: GenerationJob): Promise<GenerationOutcome> }
+    const outcome = await coordinator.generate(job)
+    if (!outcome.ok) throw new ApiError(outcome.status as 500, { code: outcome.code, message: outcome.message, headers: outcome.headers })
+    manifest = outcome.manifest
+  }
+  await account.stub.recordUsage({ images: hit ? 0 : canonical.n, cacheHits: hit ? 1 : 0, cacheMisses: hit ? 0 : 1 })
+  c.header('x-cache', hit ? 'HIT' : 'MISS')
+  return c.json({ created: manifest.created, data: await responseData(c, body, canonical, manifest) }, 200)
+})

@@ -138,6 +138,11 @@ describe('KeyAccount', () => {
     expect(usage?.total).toEqual({ images: 3, cacheHits: 1, cacheMisses: 2, requests: 1 })
   })
 
+  it('keeps its test clock off RPC (instance fields are not callable through a stub)', async () => {
+    const stub = accountStub(env, `test-${crypto.randomUUID()}`) as unknown as { clock(): Promise<number> }
+    expect(String(await rejection(stub.clock()))).toMatch(/does not implement "clock"/)
+  })
+
   it('keeps its limits through an eviction (state is in durable storage, not memory)', async () => {
     const stub = accountStub(env, `test-${crypto.randomUUID()}`) // the real clock: a fake one would not survive eviction
     await stub.create(record('test'))

@@ -15,7 +15,7 @@ import type { PlanName } from './plans.ts'
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789'
 
 /** The real bindings (vitest.config.ts + wrangler.toml), typed as the worker sees them. */
-export const bindings = env as unknown as EdgeBindings
+export const bindings: EdgeBindings = env
 
 export type TestEnv = { Bindings: EdgeBindings; Variables: AccountVariables & RateLimitVariables }
 

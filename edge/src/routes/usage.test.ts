@@ -46,7 +46,7 @@ describe('GET /v1/usage', () => {
 
     // A day later: today starts from zero, the totals stay, the buckets are full again.
     clock.advance(86_400_000)
-    const later = (await (await get(issued.key)).json()) as { today: { requests: number; images: number }; total: { images: number }; remaining: unknown }
+    const later = await (await get(issued.key)).json<{ today: { requests: number; images: number }; total: { images: number }; remaining: unknown }>()
     expect(later.today).toMatchObject({ requests: 0, images: 0 })
     expect(later.total.images).toBe(2)
     expect(later.remaining).toEqual({ requests: 3, images: 5 })
@@ -57,6 +57,6 @@ describe('GET /v1/usage', () => {
     const noScope = await provisionKey('test', ['images:generate'])
     const response = await get(noScope.key)
     expect(response.status).toBe(403)
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('insufficient_scope')
+    expect((await response.json<{ error: { code: string } }>()).error.code).toBe('insufficient_scope')
   })
 })

@@ -29,7 +29,7 @@ async function objectExistsFor(text: string): Promise<boolean> {
 async function expectInvalidKey(response: Response): Promise<void> {
   expect(response.status).toBe(401)
   expect(response.headers.get('www-authenticate')).toBe('Bearer realm="snoopi", error="invalid_token"')
-  const body = (await response.json()) as { error: { type: string; code: string; message: string } }
+  const body = await response.json<{ error: { type: string; code: string; message: string } }>()
   expect(body.error.type).toBe('authentication_error')
   expect(body.error.code).toBe('invalid_api_key')
 }
@@ -37,7 +37,7 @@ async function expectInvalidKey(response: Response): Promise<void> {
 describe('apiKeyAuth', () => {
   it('refuses a missing or malformed key with 401 and never touches storage', async () => {
     const valid = await generateApiKey()
-    const malformed = [
+    const malformed: Record<string, string>[] = [
       {}, // no header
       { authorization: 'Basic dXNlcjpwYXNz' },
       { authorization: 'Bearer' },
@@ -57,7 +57,7 @@ describe('apiKeyAuth', () => {
       const token = headers.authorization?.replace(/^Bearer\s+/i, '')
       if (token) expect(await objectExistsFor(token)).toBe(false)
     }
-    const missing = (await (await call({})).json()) as { error: { message: string } }
+    const missing = await (await call({})).json<{ error: { message: string } }>()
     expect(missing.error.message).toMatch(/didn't provide an API key/)
   })
 
@@ -89,7 +89,7 @@ describe('apiKeyAuth', () => {
     const readOnly = await provisionKey('test', ['usage:read'])
     const response = await call(bearer(readOnly.key), bindings, '/generate')
     expect(response.status).toBe(403)
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('insufficient_scope')
+    expect((await response.json<{ error: { code: string } }>()).error.code).toBe('insufficient_scope')
     const full = await provisionKey('test', ['images:generate'])
     expect((await call(bearer(full.key), bindings, '/generate')).status).toBe(200)
   })

@@ -56,7 +56,7 @@ function limits(response: Response): { policy: string | null; state: string | nu
 }
 
 async function errorCode(response: Response): Promise<string> {
-  return ((await response.json()) as { error: { code: string; type: string } }).error.code
+  return (await response.json<{ error: { code: string; type: string } }>()).error.code
 }
 
 describe('rateLimit', () => {
@@ -77,7 +77,7 @@ describe('rateLimit', () => {
     const refused = await call(key)
     expect(refused.status).toBe(429)
     expect(limits(refused)).toEqual({ policy: '"requests";q=3;w=60', state: '"requests";r=0;t=20', retryAfter: '20' })
-    const body = (await refused.json()) as { error: { type: string; code: string; message: string } }
+    const body = await refused.json<{ error: { type: string; code: string; message: string } }>()
     expect(body.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' })
     expect(body.error.message).toMatch(/3 requests per minute/)
 
@@ -146,14 +146,14 @@ describe('rateLimit', () => {
       state: '"requests";r=1;t=40, "images";r=2;t=51840',
       retryAfter: '17280',
     })
-    const body = (await refused.json()) as { error: { type: string; code: string } }
+    const body = await refused.json<{ error: { type: string; code: string } }>()
     expect(body.error).toMatchObject({ type: 'rate_limit_error', code: 'image_quota_exceeded' })
 
     clock.advance(17_280_000)
     expect((await call(key, '/limited/images?n=3', 'POST')).status).toBe(200)
     const tooMany = await call(key, '/limited/images?n=6', 'POST')
     expect(tooMany.status).toBe(429)
-    expect(((await tooMany.json()) as { error: { message: string } }).error.message).toMatch(/asks for 6 images/)
+    expect((await tooMany.json<{ error: { message: string } }>()).error.message).toMatch(/asks for 6 images/)
   })
 
   it('answers 401 when the key is revoked between authentication and admission', async () => {

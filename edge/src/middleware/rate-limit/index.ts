@@ -1,13 +1,19 @@
-import type { Context, Env, MiddlewareHandler } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import type { Admission } from '../../accounts/admission.ts'
 import { ApiError } from '../../errors/api-error.ts'
-import type { AccountVariables } from '../api-key-auth/index.ts'
+import type { Account, AccountVariables } from '../api-key-auth/index.ts'
 import { quotaReport, rateLimitHeaders, type QuotaReport } from './ratelimit-headers.ts'
 
 /** The quotas reported on this response so far (requests, then images once `consumeImages` ran). */
 export type RateLimitVariables = { rateLimit: QuotaReport[] }
 
 type RateLimitEnv = { Variables: AccountVariables & RateLimitVariables }
+
+/** What `consumeImages` needs of a Hono context: any app whose Variables include `account` and `rateLimit`. */
+export interface RateLimitedContext {
+  get(key: 'account'): Account
+  get(key: 'rateLimit'): QuotaReport[]
+}
 
 function keyGone(): ApiError {
   return new ApiError(401, { type: 'authentication_error', code: 'invalid_api_key', message: 'Incorrect API key provided.', internal: 'key revoked mid-request' })
@@ -73,7 +79,7 @@ export function rateLimit(): MiddlewareHandler<RateLimitEnv> {
  *
  * @example await consumeImages(c, body.n)
  */
-export async function consumeImages<E extends Env & RateLimitEnv>(c: Context<E>, n: number): Promise<Admission> {
+export async function consumeImages(c: RateLimitedContext, n: number): Promise<Admission> {
   const { stub } = c.get('account')
   const admission = await stub.consumeImages(n)
   if (!admission) throw keyGone()

@@ -3,7 +3,10 @@ import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import OpenAI from 'openai'
+import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureDevVars } from '../scripts/dev/dev-vars.ts'
 
 /**
  * The whole local stack as `npm start` runs it: wrangler dev (workerd) + the GPU service, on free
@@ -14,6 +17,7 @@ let stack: ChildProcess
 let output = ''
 let edgeUrl = ''
 let gpuUrl = ''
+let devVars: Record<string, string> = {}
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -36,6 +40,7 @@ beforeAll(async () => {
   edgeUrl = `http://127.0.0.1:${edgePort}`
   gpuUrl = `http://127.0.0.1:${gpuPort}`
   const scratch = mkdtempSync(join(tmpdir(), 'snoopi-stack-'))
+  devVars = ensureDevVars(join(scratch, '.dev.vars')).vars
   stack = spawn(
     process.execPath,
     [
@@ -101,6 +106,33 @@ describe('local stack (npm start)', () => {
     expect((await list()).data[0]).toEqual(expect.objectContaining({ ready: true, sizes: ['64x64', '32x32', '128x128'] }))
     expect(output).toMatch(/GET \/v1\/models 200/)
     expect(output).toMatch(/model snoopi-default ready: SNOOPI tiny/)
+  })
+
+  it('serves an OpenAI client end to end: admin key → generation → image URL → cache hit', async () => {
+    const created = await fetch(`${edgeUrl}/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${devVars.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ owner: 'e2e', plan: 'pro' }),
+    })
+    expect(created.status).toBe(201)
+    const { key } = (await created.json()) as { key: string }
+    const client = new OpenAI({ apiKey: key, baseURL: `${edgeUrl}/v1`, maxRetries: 0 })
+    const request = { model: 'snoopi-default', prompt: `a red circle and a blue square ${Date.now()}`, size: '64x64', response_format: 'url' } as unknown as ImageGenerateParamsNonStreaming
+    const first = await client.images.generate(request).withResponse()
+    expect(first.response.headers.get('x-cache')).toBe('MISS')
+    const url = first.data.data?.[0]?.url
+    expect(url).toMatch(new RegExp(`^${edgeUrl}/v1/images/[0-9a-f]{32}\\.png$`))
+    const image = await fetch(url!)
+    expect(image.status).toBe(200)
+    expect(image.headers.get('content-type')).toBe('image/png')
+    const bytes = new Uint8Array(await image.arrayBuffer())
+    expect(Array.from(bytes.slice(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+    const second = await client.images.generate(request).withResponse()
+    expect(second.response.headers.get('x-cache')).toBe('HIT')
+    expect(second.data.data?.[0]?.url).toBe(url)
+    // A negative prompt is a different request: a new image.
+    const negative = await client.images.generate({ ...request, negative_prompt: 'blue square' } as unknown as ImageGenerateParamsNonStreaming)
+    expect(negative.data?.[0]?.url).not.toBe(url)
   })
 
   it('keeps the GPU service closed to unsigned callers', async () => {

@@ -130,7 +130,7 @@ describe('admin key routes', () => {
       [{ owner: '   ' }, /owner/],
       [{ owner: 'x'.repeat(129) }, /owner/],
       [{ owner: 'line\nbreak' }, /owner/],
-      [{ owner: 'ok', plan: 'enterprise' }, /plan/],
+      [{ owner: 'ok', plan: 'platinum' }, /plan/],
       [{ owner: 'ok', scopes: [] }, /scopes/],
       [{ owner: 'ok', scopes: ['admin'] }, /scopes/],
       [{ owner: 'ok', extra: true }, /extra|unrecognized/i],

@@ -9,6 +9,7 @@ import { imageSeeds } from '../cache/request-seed.ts'
 import { ApiError } from '../errors/api-error.ts'
 import type { GenerationJob, GenerationOutcome } from '../generation/generation-coordinator.ts'
 import { consumeImages } from '../middleware/rate-limit/index.ts'
+import { afterResponse } from '../runtime/background.ts'
 
 const route = createRoute({
   method: 'post',
@@ -138,7 +139,7 @@ export const generationRoutes = new OpenAPIHono<EdgeEnv>({ defaultHook: validati
     if (!outcome.ok) throw new ApiError(outcome.status as 500, { code: outcome.code, message: outcome.message, headers: outcome.headers })
     manifest = outcome.manifest
   }
-  await account.stub.recordUsage({ images: hit ? 0 : canonical.n, cacheHits: hit ? 1 : 0, cacheMisses: hit ? 0 : 1 })
+  await afterResponse(c, account.stub.recordUsage({ images: hit ? 0 : canonical.n, cacheHits: hit ? 1 : 0, cacheMisses: hit ? 0 : 1 }))
   c.header('x-cache', hit ? 'HIT' : 'MISS')
   return c.json({ created: manifest.created, data: await responseData(c, body, canonical, manifest) }, 200)
 })

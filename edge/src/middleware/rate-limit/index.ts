@@ -1,3 +1,4 @@
+import { afterResponse } from '../../runtime/background.ts'
 import type { MiddlewareHandler } from 'hono'
 import type { Admission } from '../../accounts/admission.ts'
 import { ApiError } from '../../errors/api-error.ts'
@@ -62,10 +63,11 @@ export function rateLimit(): MiddlewareHandler<RateLimitEnv> {
     } finally {
       for (const [name, value] of Object.entries(rateLimitHeaders(reports))) c.header(name, value)
       if (admission.slot) {
-        await stub.release(admission.slot).catch((error: unknown) => {
+        const released = stub.release(admission.slot).catch((error: unknown) => {
           // The lease frees the slot later; the client's answer must not depend on this.
           console.warn('rate limit: releasing a concurrency slot failed:', error)
         })
+        await afterResponse(c, released)
       }
     }
   }

@@ -172,6 +172,20 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
   }
 
   /** Adds served images and cache hits/misses to today's and the total counters. */
+  /**
+   * Gives back `n` images taken by `consumeImages` for a generation that then failed (the client got
+   * an error, so its daily budget should not shrink). Never above the bucket's capacity.
+   */
+  refundImages(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`refundImages: n must be a positive integer, got ${n}`)
+    const record = this.authenticate()
+    if (!record) return
+    const spec = imageSpec(PLANS[record.plan])
+    const now = this.clock()
+    const bucket = refill(this.bucket(IMAGE_BUCKET, spec, now), spec, now)
+    this.ctx.storage.kv.put(IMAGE_BUCKET, { ...bucket, tokens: Math.min(spec.capacity, bucket.tokens + n) })
+  }
+
   recordUsage(delta: UsageDelta): void {
     this.count(this.clock(), { images: count(delta.images), cacheHits: count(delta.cacheHits), cacheMisses: count(delta.cacheMisses) })
   }

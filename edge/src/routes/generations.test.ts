@@ -168,6 +168,20 @@ describe('POST /v1/images/generations', () => {
     expect(Date.now() - started).toBeLessThan(3000)
   })
 
+  it('gives the images of a failed generation back to the daily quota', async () => {
+    gpuStandIn(() => new Response('boom', { status: 500 }))
+    const testKey = await createKey('test') // 5 images a day
+    // Two failures of 4 images each: without refunds the second would already exceed the 5-image quota.
+    for (let i = 0; i < 2; i++) expect((await generate({ prompt: unique(), n: 4 }, {}, testKey)).status).toBe(502)
+    vi.restoreAllMocks()
+    gpuStandIn()
+    const usage = await (await exports.default.fetch(`${api}/v1/usage`, { headers: { authorization: `Bearer ${testKey}` } })).json<{ today: { images: number } }>()
+    expect(usage.today.images).toBe(0)
+    const ok = await generate({ prompt: unique(), n: 4 }, {}, testKey)
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('ratelimit')).toMatch(/"images";r=1;/)
+  })
+
   it('answers 504 when the GPU tier times out, and writes nothing to R2', async () => {
     // An upstream that never answers (it only stops when the edge's deadline aborts the call).
     gpuStandIn((_body, signal) => new Promise<Response>((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason as Error))))

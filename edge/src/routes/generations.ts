@@ -136,7 +136,11 @@ export const generationRoutes = new OpenAPIHono<EdgeEnv>({ defaultHook: validati
     }
     const coordinator = c.env.GENERATIONS.get(c.env.GENERATIONS.idFromName(hash)) as unknown as { generate(job: GenerationJob): Promise<GenerationOutcome> }
     const outcome = await coordinator.generate(job)
-    if (!outcome.ok) throw new ApiError(outcome.status as 500, { code: outcome.code, message: outcome.message, headers: outcome.headers })
+    if (!outcome.ok) {
+      // The client gets an error, so the images it was charged for are given back.
+      await afterResponse(c, account.stub.refundImages(canonical.n))
+      throw new ApiError(outcome.status as 500, { code: outcome.code, message: outcome.message, headers: outcome.headers })
+    }
     manifest = outcome.manifest
   }
   await afterResponse(c, account.stub.recordUsage({ images: hit ? 0 : canonical.n, cacheHits: hit ? 1 : 0, cacheMisses: hit ? 0 : 1 }))

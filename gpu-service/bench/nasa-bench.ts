@@ -3,9 +3,8 @@
  * request, NASA, NAG and the CFG baseline, measured side by side (interleaved rounds, one process)
  * on the `bench` bundle.
  */
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { ensureGeneratedBundle } from '../src/bundle/default-bundle.ts'
+import { benchBundle } from './bench-bundle.ts'
 import type { GenerateRequest } from '../src/pipeline/generate-request.ts'
 import { OneStepPipeline } from '../src/pipeline/one-step-pipeline.ts'
 
@@ -33,8 +32,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(batch) || batch
   process.exit(2)
 }
 
-const cacheDir = fileURLToPath(new URL('../../.cache/bundles', import.meta.url))
-const bundleDir = values.bundle ?? ensureGeneratedBundle(cacheDir, 'bench-v1', 'bench', (line) => console.error(line))
+const bundleDir = benchBundle(values.bundle)
 const pipeline = await OneStepPipeline.load(bundleDir, { preloadGuidance: ['nasa', 'nag'], onProgress: (line) => console.error(line) })
 const { width, height } = pipeline.bundle.sizes[0]!
 

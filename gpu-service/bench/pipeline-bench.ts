@@ -3,9 +3,8 @@
  * and batch 4 measured side by side (interleaved rounds in one process), on the `bench` bundle
  * (Stable Diffusion 2.1 block structure at reduced width, 512×512 images).
  */
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { ensureGeneratedBundle } from '../src/bundle/default-bundle.ts'
+import { benchBundle } from './bench-bundle.ts'
 import { validateRequest } from '../src/pipeline/generate-request.ts'
 import { OneStepPipeline, type StageTimings } from '../src/pipeline/one-step-pipeline.ts'
 
@@ -33,8 +32,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || batchSizes.some((b) => !Number.is
   process.exit(2)
 }
 
-const cacheDir = fileURLToPath(new URL('../../.cache/bundles', import.meta.url))
-const bundleDir = values.bundle ?? ensureGeneratedBundle(cacheDir, 'bench-v1', 'bench', (line) => console.error(line))
+const bundleDir = benchBundle(values.bundle)
 // No text-feature cache: every round encodes its prompts, so the text encoder stage is measured.
 const pipeline = await OneStepPipeline.load(bundleDir, { embeddingCacheSize: 0, onProgress: (line) => console.error(line) })
 const { width, height } = pipeline.bundle.sizes[0]!

@@ -4,10 +4,9 @@
  * baseline (the same worker called back to back with full batches), all in one process and run.
  */
 import autocannon from 'autocannon'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { benchBundle } from './bench-bundle.ts'
 import { signRequest } from '../src/auth/request-signature.ts'
-import { ensureGeneratedBundle } from '../src/bundle/default-bundle.ts'
 import { loadServiceConfig } from '../src/config/service-config.ts'
 import { startServer } from '../src/http/server.ts'
 import { ServiceMetrics } from '../src/metrics/service-metrics.ts'
@@ -40,8 +39,7 @@ if (!Number.isInteger(total) || total < 1 || !Number.isInteger(connections) || c
   process.exit(2)
 }
 
-const cacheDir = fileURLToPath(new URL('../../.cache/bundles', import.meta.url))
-const bundleDir = values.bundle ?? ensureGeneratedBundle(cacheDir, 'bench-v1', 'bench', (line) => console.error(line))
+const bundleDir = benchBundle(values.bundle)
 const worker = await PipelineWorker.start(bundleDir, { log: () => {} })
 const secret = 'b'.repeat(64)
 const metrics = new ServiceMetrics({ defaultMetrics: false })

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 
 /** What a command may touch: its arguments and standard streams (tests pass their own). */
 export interface CliIo {
@@ -31,4 +32,15 @@ export async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)))
   return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * `node:util` parseArgs whose complaints (unknown option, missing value) become usage errors (exit 2).
+ */
+export function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config)
+  } catch (error) {
+    throw new CliError((error as Error).message, 2)
+  }
 }

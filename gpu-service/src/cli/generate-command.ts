@@ -1,10 +1,9 @@
 import { writeFileSync } from 'node:fs'
 import { extname } from 'node:path'
-import { parseArgs } from 'node:util'
 import { formatSize, parseSize } from '../bundle/model-bundle.ts'
 import { PipelineInputError, guidanceModes, outputFormats, type GuidanceMode, type GuidanceSpec, type OutputFormat } from '../pipeline/generate-request.ts'
 import { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
-import { CliError, type Command } from './command.ts'
+import { CliError, parseCliArgs, type Command } from './command.ts'
 
 const usage = `Usage: snoopi generate --bundle <dir> --prompt "<text>" --out <file.png> [options]
 
@@ -38,29 +37,24 @@ export const generateCommand: Command = {
   summary: 'generate images from a prompt with a local bundle',
   usage,
   async run(argv, io) {
-    let values
-    try {
-      ;({ values } = parseArgs({
-        args: argv,
-        options: {
-          bundle: { type: 'string' },
-          prompt: { type: 'string' },
-          'negative-prompt': { type: 'string' },
-          guidance: { type: 'string', default: 'nasa' },
-          alpha: { type: 'string' },
-          scale: { type: 'string' },
-          tau: { type: 'string' },
-          seed: { type: 'string', default: '0' },
-          size: { type: 'string' },
-          batch: { type: 'string', default: '1' },
-          format: { type: 'string' },
-          device: { type: 'string', default: 'cpu' },
-          out: { type: 'string' },
-        },
-      }))
-    } catch (error) {
-      throw new CliError((error as Error).message, 2)
-    }
+    const { values } = parseCliArgs({
+      args: argv,
+      options: {
+        bundle: { type: 'string' },
+        prompt: { type: 'string' },
+        'negative-prompt': { type: 'string' },
+        guidance: { type: 'string', default: 'nasa' },
+        alpha: { type: 'string' },
+        scale: { type: 'string' },
+        tau: { type: 'string' },
+        seed: { type: 'string', default: '0' },
+        size: { type: 'string' },
+        batch: { type: 'string', default: '1' },
+        format: { type: 'string' },
+        device: { type: 'string', default: 'cpu' },
+        out: { type: 'string' },
+      },
+    })
     if (!values.bundle) throw new CliError('--bundle is required', 2)
     if (values.prompt === undefined) throw new CliError('--prompt is required', 2)
     if (!values.out) throw new CliError('--out is required', 2)

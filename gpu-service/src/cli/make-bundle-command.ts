@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util'
 import { attentionForms, type AttentionForm } from '../model-builder/attention.ts'
 import { writeBundle } from '../model-builder/bundle-writer.ts'
 import { presetNames, presets, type PresetName } from '../model-builder/presets.ts'
-import { CliError, type Command } from './command.ts'
+import { CliError, parseCliArgs, type Command } from './command.ts'
 
 const usage = `Usage: snoopi make-bundle --preset <${presetNames.join('|')}> --out <dir> [options]
 
@@ -26,21 +25,16 @@ export const makeBundleCommand: Command = {
   summary: 'generate a model bundle with random weights (tiny, bench, sd21)',
   usage,
   run(argv, io) {
-    let values
-    try {
-      ;({ values } = parseArgs({
-        args: argv,
-        options: {
-          preset: { type: 'string' },
-          out: { type: 'string' },
-          seed: { type: 'string', default: '0' },
-          attention: { type: 'string', default: 'decomposed' },
-          fp16: { type: 'boolean', default: false },
-        },
-      }))
-    } catch (error) {
-      throw new CliError((error as Error).message, 2)
-    }
+    const { values } = parseCliArgs({
+      args: argv,
+      options: {
+        preset: { type: 'string' },
+        out: { type: 'string' },
+        seed: { type: 'string', default: '0' },
+        attention: { type: 'string', default: 'decomposed' },
+        fp16: { type: 'boolean', default: false },
+      },
+    })
     if (!values.preset) throw new CliError('--preset is required', 2)
     if (!(presetNames as string[]).includes(values.preset)) throw new CliError(`unknown preset "${values.preset}" (${presetNames.join(', ')})`, 2)
     if (!values.out) throw new CliError('--out is required', 2)

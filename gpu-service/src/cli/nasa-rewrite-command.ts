@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { NoCrossAttentionError } from '../nasa/rewrite.ts'
 import { formatReport, rewriteModelFile } from '../nasa/rewrite-file.ts'
 import { createSession, disposeSession } from '../runtime/onnx-backend.ts'
-import { CliError, type Command } from './command.ts'
+import { CliError, parseCliArgs, type Command } from './command.ts'
 
 const usage = `Usage: snoopi nasa-rewrite <in.onnx> <out.onnx> [--mode nasa|nag] [--context-input NAME] [--norm l1|l2]
 
@@ -24,21 +23,16 @@ export const nasaRewriteCommand: Command = {
   summary: 'add NASA (or NAG) negative-prompt inputs to a UNet ONNX graph',
   usage,
   async run(argv, io) {
-    let parsed
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          mode: { type: 'string', default: 'nasa' },
-          'context-input': { type: 'string', default: 'encoder_hidden_states' },
-          norm: { type: 'string', default: 'l2' },
-          'no-check': { type: 'boolean', default: false },
-        },
-      })
-    } catch (error) {
-      throw new CliError((error as Error).message, 2)
-    }
+    const parsed = parseCliArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        mode: { type: 'string', default: 'nasa' },
+        'context-input': { type: 'string', default: 'encoder_hidden_states' },
+        norm: { type: 'string', default: 'l2' },
+        'no-check': { type: 'boolean', default: false },
+      },
+    })
     const { values, positionals } = parsed
     const [input, output] = positionals
     if (!input || !output || positionals.length > 2) throw new CliError('expected <in.onnx> and <out.onnx>', 2)

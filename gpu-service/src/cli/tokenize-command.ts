@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts'
-import { CliError, readAll, type CliIo, type Command } from './command.ts'
+import { CliError, parseCliArgs, readAll, type CliIo, type Command } from './command.ts'
 
 const usage = `Usage: snoopi tokenize --merges <bpe_simple_vocab_16e6.txt.gz | tokenizer-dir>
 
@@ -32,12 +31,7 @@ export const tokenizeCommand: Command = {
 }
 
 function parseOptions(argv: string[]): string {
-  let values: { merges?: string | undefined }
-  try {
-    ;({ values } = parseArgs({ args: argv, options: { merges: { type: 'string' } }, strict: true }))
-  } catch (error) {
-    throw new CliError((error as Error).message, 2)
-  }
+  const { values } = parseCliArgs({ args: argv, options: { merges: { type: 'string' } }, strict: true })
   if (values.merges === undefined || values.merges === '') throw new CliError('--merges <path> is required', 2)
   return values.merges
 }

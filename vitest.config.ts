@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config'
  * - `edge`: inside workerd, with the real wrangler.toml (Cloudflare's Vitest integration);
  * - `gpu-service`: Node, real HTTP servers and (later) real onnxruntime-node sessions;
  * - `tooling`: the dev scripts (npm start's helpers);
+ * - `infra`: the CDK app synthesised offline and checked resource by resource;
  * - `e2e`: Node, starts the whole local stack the way `npm start` does.
  */
 export default defineConfig({
@@ -37,6 +38,9 @@ export default defineConfig({
       },
       {
         test: { name: 'tooling', environment: 'node', include: ['scripts/**/*.test.ts'] },
+      },
+      {
+        test: { name: 'infra', environment: 'node', include: ['infra/**/*.test.ts'], testTimeout: 120_000 },
       },
       {
         test: {

@@ -2,6 +2,7 @@
 import { ensureDefaultBundle } from './bundle/default-bundle.ts'
 import { ConfigError, loadServiceConfig, type ServiceConfig } from './config/service-config.ts'
 import { startServer } from './http/server.ts'
+import { startEmfPublisher } from './metrics/emf-publisher.ts'
 import { ServiceMetrics } from './metrics/service-metrics.ts'
 import type { ServedModel } from './models/model-catalog.ts'
 import { fetchBundleFromS3 } from './model-store/s3-model-store.ts'
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
   model.bundle = pipeline.bundle
   model.loadedAt = new Date()
   model.service = service
+  if (config.METRICS_EMF) startEmfPublisher({ metrics, refresh: () => service.updateGauges(), environment: config.ENVIRONMENT })
   console.log(`model ${config.MODEL_ID} ready: ${pipeline.bundle.displayName} from ${bundleDir} (warm-up ${Math.round(warm.timings.total)} ms)`)
 }
 

@@ -21,6 +21,8 @@ describe('loadServiceConfig', () => {
       MAX_QUEUE_IMAGES: 32,
       REQUEST_TIMEOUT_MS: 60_000,
       SHUTDOWN_TIMEOUT_S: 30,
+      METRICS_EMF: false,
+      ENVIRONMENT: 'local',
     })
   })
 

@@ -24,6 +24,8 @@ import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
  * | `MAX_QUEUE_IMAGES` | `32` | images queued at most; beyond, 503 with Retry-After |
  * | `REQUEST_TIMEOUT_MS` | `60000` | default deadline of a generation request |
  * | `SHUTDOWN_TIMEOUT_S` | `30` | on SIGTERM, how long in-flight work may take to finish |
+ * | `METRICS_EMF` | `false` | write CloudWatch EMF metric lines to stdout every 10 s (the autoscaling signal) |
+ * | `ENVIRONMENT` | `local` | the `Environment` dimension of those metrics |
  */
 export const serviceConfigSchema = z.object({
   GPU_SERVICE_SECRET: z
@@ -47,6 +49,11 @@ export const serviceConfigSchema = z.object({
   MAX_QUEUE_IMAGES: z.coerce.number().int().min(1).max(10_000).default(32),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
   SHUTDOWN_TIMEOUT_S: z.coerce.number().min(0).max(3600).default(30),
+  METRICS_EMF: z
+    .enum(['0', '1', 'false', 'true'], { error: 'must be true/false or 1/0' })
+    .default('false')
+    .transform((v) => v === '1' || v === 'true'),
+  ENVIRONMENT: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be 1–32 characters of a-z, 0-9 or -').default('local'),
 }).refine((c) => !(c.MODEL_DIR && c.MODEL_S3_URI), { message: 'set MODEL_DIR or MODEL_S3_URI, not both', path: ['MODEL_S3_URI'] })
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>

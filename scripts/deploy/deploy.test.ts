@@ -30,7 +30,7 @@ describe('npm run deploy', () => {
   it('plans the steps in a safe order: image pushed before the service, worker after its secrets', () => {
     const titles = deploySteps({ env: 'staging', imageTag: 'abc', region: 'us-east-1', certificateArn: 'arn:aws:acm:x' }).map((s) => s.title)
     const at = (text: string) => titles.findIndex((t) => t.includes(text))
-    expect(at('push the image')).toBeGreaterThan(at('ECR registry stack'))
+    expect(at('push the image')).toBeGreaterThan(at('artifacts stack'))
     expect(at('GPU tier stack')).toBeGreaterThan(at('push the image'))
     expect(at('GPU_SERVICE_SECRET')).toBeGreaterThan(at('GPU tier stack'))
     expect(at('deploy the worker')).toBeGreaterThan(at('CACHE_KEY_SECRET'))

@@ -12,8 +12,8 @@ export interface DeployOptions {
   certificateArn: string
 }
 
-/** Stack names of infra/bin/app.ts (the registry is separate so the image can be pushed before the service exists). */
-export const stackNames = (env: string) => ({ registry: `SnoopiRegistry-${env}`, gpuTier: `SnoopiGpuTier-${env}` })
+/** Stack names of infra/bin/app.ts: the artifacts stack (ECR, model bucket) is separate so the image can be pushed before the service exists. */
+export const stackNames = (env: string) => ({ registry: `SnoopiGpuArtifacts-${env}`, gpuTier: `SnoopiGpuTier-${env}` })
 
 const cdk = (env: string, stack: string, outputs: string, extra: string[] = []) => [
   'npx',
@@ -45,7 +45,7 @@ export function deploySteps({ env, imageTag, region, certificateArn }: DeployOpt
   const out = `.cache/deploy/${env}`
   return [
     { kind: 'compute', title: `prepare ${out}/`, run: () => mkdirSync(out, { recursive: true }) },
-    { kind: 'command', title: `deploy the ECR registry stack ${stacks.registry}`, command: () => cdk(env, stacks.registry, `${out}/registry.json`) },
+    { kind: 'command', title: `deploy the artifacts stack (ECR, model bucket) ${stacks.registry}`, command: () => cdk(env, stacks.registry, `${out}/registry.json`) },
     {
       kind: 'compute',
       title: 'read the repository URI',

@@ -16,7 +16,8 @@ Builds and pushes the GPU image, deploys the AWS CDK stacks (infra/), reads thei
 worker's secrets and deploys the worker (wrangler.toml environment of the same name).
 
 Needs: a Docker engine, the AWS CLI with credentials, AWS_REGION, CERTIFICATE_ARN (ACM, for the GPU
-origin's HTTPS), CLOUDFLARE_API_TOKEN. --plan lists the steps and checks without changing anything.`
+origin's HTTPS), GPU_DOMAIN (the origin's hostname), CLOUDFLARE_API_TOKEN. Optional: MODEL_BUNDLE_DIR,
+a bundle folder to upload to the model bucket. --plan lists the steps and checks without changing anything.`
 
 const { values } = parseArgs({ options: { env: { type: 'string' }, plan: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } })
 if (values.help) {
@@ -33,7 +34,14 @@ const checks = checkPrerequisites(process.env)
 const missing = checks.filter((c) => !c.ok)
 for (const check of checks) console.log(`${check.ok ? 'ok     ' : 'MISSING'}  ${check.name}${check.ok ? '' : ` — ${check.fix}`}`)
 const gitSha = (spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout ?? '').trim() || 'dev'
-const steps = deploySteps({ env: values.env, imageTag: gitSha, region: process.env.AWS_REGION ?? '<region>', certificateArn: process.env.CERTIFICATE_ARN ?? '<certificate-arn>' })
+const steps = deploySteps({
+  env: values.env,
+  imageTag: gitSha,
+  region: process.env.AWS_REGION ?? '<region>',
+  certificateArn: process.env.CERTIFICATE_ARN ?? '<certificate-arn>',
+  domainName: process.env.GPU_DOMAIN ?? '<gpu-domain>',
+  bundleDir: process.env.MODEL_BUNDLE_DIR,
+})
 console.log(`\nsteps for ${values.env} (image tag ${gitSha}):`)
 steps.forEach((step, i) => console.log(`  ${i + 1}. ${step.title}`))
 if (values.plan) process.exit(missing.length > 0 ? 1 : 0)

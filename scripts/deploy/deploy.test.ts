@@ -16,6 +16,7 @@ describe('npm run deploy', () => {
       'AWS credentials',
       'CDK bootstrap region',
       'TLS certificate for the ALB',
+      'GPU origin domain',
       'Cloudflare API token',
     ])
     for (const check of checks) expect(check.fix.length).toBeGreaterThan(20)
@@ -23,15 +24,16 @@ describe('npm run deploy', () => {
 
   it('accepts a complete environment', () => {
     const everything: Probe = () => ({ status: 0, stdout: '' })
-    const env = { AWS_REGION: 'us-east-1', CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:123456789012:certificate/abc', CLOUDFLARE_API_TOKEN: 't' }
+    const env = { AWS_REGION: 'us-east-1', CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:123456789012:certificate/abc', GPU_DOMAIN: 'gpu.example.com', CLOUDFLARE_API_TOKEN: 't' }
     expect(checkPrerequisites(env, everything).every((c) => c.ok)).toBe(true)
   })
 
   it('plans the steps in a safe order: image pushed before the service, worker after its secrets', () => {
-    const titles = deploySteps({ env: 'staging', imageTag: 'abc', region: 'us-east-1', certificateArn: 'arn:aws:acm:x' }).map((s) => s.title)
+    const titles = deploySteps({ env: 'staging', imageTag: 'abc', region: 'us-east-1', certificateArn: 'arn:aws:acm:x', domainName: 'gpu.example.com', bundleDir: '/models/sd-turbo' }).map((s) => s.title)
     const at = (text: string) => titles.findIndex((t) => t.includes(text))
     expect(at('push the image')).toBeGreaterThan(at('artifacts stack'))
-    expect(at('GPU tier stack')).toBeGreaterThan(at('push the image'))
+    expect(at('upload the model bundle')).toBeGreaterThan(at('push the image'))
+    expect(at('GPU tier stack')).toBeGreaterThan(at('upload the model bundle'))
     expect(at('GPU_SERVICE_SECRET')).toBeGreaterThan(at('GPU tier stack'))
     expect(at('deploy the worker')).toBeGreaterThan(at('CACHE_KEY_SECRET'))
     expect(titles.at(-1)).toMatch(/admin token/)

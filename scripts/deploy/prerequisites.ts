@@ -40,6 +40,11 @@ export function checkPrerequisites(env: NodeJS.ProcessEnv, probe: Probe = runPro
       fix: 'request an ACM certificate for the GPU origin domain and set CERTIFICATE_ARN=arn:aws:acm:…',
     },
     {
+      name: 'GPU origin domain',
+      ok: /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(env.GPU_DOMAIN ?? ''),
+      fix: 'set GPU_DOMAIN to the GPU origin hostname the certificate covers (e.g. gpu.example.com), and point it at the ALB afterwards',
+    },
+    {
       name: 'Cloudflare API token',
       ok: Boolean(env.CLOUDFLARE_API_TOKEN),
       fix: 'create an API token with Workers Scripts, Workers R2, Workers KV and Zone Workers Routes edit rights and set CLOUDFLARE_API_TOKEN',

@@ -10,6 +10,10 @@ export interface DeployOptions {
   imageTag: string
   region: string
   certificateArn: string
+  /** The GPU origin's domain (the certificate's name; the edge's GPU_SERVICE_URL host). */
+  domainName: string
+  /** A model bundle folder to upload to the model bucket before the tier starts (optional). */
+  bundleDir?: string | undefined
 }
 
 /** Stack names of infra/bin/app.ts: the artifacts stack (ECR, model bucket) is separate so the image can be pushed before the service exists. */
@@ -40,17 +44,29 @@ function readOutput(file: string, stack: string, key: string): string {
 }
 
 /** The deployment, in order. Secrets the worker already has (admin token, cache key) are kept. */
-export function deploySteps({ env, imageTag, region, certificateArn }: DeployOptions): Step[] {
+export function deploySteps({ env, imageTag, region, certificateArn, domainName, bundleDir }: DeployOptions): Step[] {
   const stacks = stackNames(env)
   const out = `.cache/deploy/${env}`
+  // Deploying either stack synthesises the whole app, so both get the full context.
+  const context = ['-c', `imageTag=${imageTag}`, '-c', `certificateArn=${certificateArn}`, '-c', `domainName=${domainName}`]
+  const upload: Step[] = bundleDir
+    ? [
+        {
+          kind: 'command',
+          title: `upload the model bundle ${bundleDir} (with SHA256SUMS) to the model bucket`,
+          command: (ctx) => ['aws', 's3', 'sync', bundleDir, `s3://${ctx.modelBucket}/bundles/snoopi-default/`, '--delete', '--region', region],
+        },
+      ]
+    : []
   return [
     { kind: 'compute', title: `prepare ${out}/`, run: () => mkdirSync(out, { recursive: true }) },
-    { kind: 'command', title: `deploy the artifacts stack (ECR, model bucket) ${stacks.registry}`, command: () => cdk(env, stacks.registry, `${out}/registry.json`) },
+    { kind: 'command', title: `deploy the artifacts stack (ECR, model bucket) ${stacks.registry}`, command: () => cdk(env, stacks.registry, `${out}/registry.json`, context) },
     {
       kind: 'compute',
-      title: 'read the repository URI',
+      title: 'read the repository URI and the model bucket',
       run: (ctx) => {
         ctx.repository = readOutput(`${out}/registry.json`, stacks.registry, 'EcrRepositoryUri')
+        ctx.modelBucket = readOutput(`${out}/registry.json`, stacks.registry, 'ModelBucketName')
       },
     },
     {
@@ -62,10 +78,11 @@ export function deploySteps({ env, imageTag, region, certificateArn }: DeployOpt
     { kind: 'command', title: 'docker login', command: (ctx) => ['docker', 'login', '--username', 'AWS', '--password-stdin', (ctx.repository ?? '').split('/')[0] as string], input: (ctx) => ctx.ecrPassword ?? '' },
     { kind: 'command', title: `build the GPU image (gpu-service/Dockerfile, tag ${imageTag})`, command: (ctx) => ['docker', 'build', '-f', 'gpu-service/Dockerfile', '-t', `${ctx.repository}:${imageTag}`, '.'] },
     { kind: 'command', title: 'push the image', command: (ctx) => ['docker', 'push', `${ctx.repository}:${imageTag}`] },
+    ...upload,
     {
       kind: 'command',
       title: `deploy the GPU tier stack ${stacks.gpuTier} (ECS on GPU instances, ALB, autoscaling, S3, alarms)`,
-      command: () => cdk(env, stacks.gpuTier, `${out}/gpu-tier.json`, ['-c', `imageTag=${imageTag}`, '-c', `certificateArn=${certificateArn}`]),
+      command: () => cdk(env, stacks.gpuTier, `${out}/gpu-tier.json`, context),
     },
     {
       kind: 'compute',

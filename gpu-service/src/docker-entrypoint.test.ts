@@ -532,7 +532,7 @@ describe('.dockerignore', () => {
   it('sends only manifests, the service sources and assets, and the entrypoint as the build context', () => {
     const files = buildContextFiles()
     expect(files).toContain('gpu-service/src/main.ts')
-    const allowed = /^(package\.json|package-lock\.json|\.npmrc|(edge|test|gpu-service)\/package\.json|gpu-service\/(src|assets)\/.+|gpu-service\/docker\/entrypoint\.sh)$/
+    const allowed = /^(package\.json|package-lock\.json|\.npmrc|(edge|test|infra|gpu-service)\/package\.json|gpu-service\/(src|assets)\/.+|gpu-service\/docker\/entrypoint\.sh)$/
     expect(files.filter((f) => !allowed.test(f))).toEqual([])
     expect(files.filter((f) => f.endsWith('.test.ts'))).toEqual([])
   })

@@ -6,7 +6,7 @@ import type { CanonicalRequest } from './cache/canonical-request.ts'
 import { edgeConfig, type EdgeBindings, type EdgeConfig } from './config/edge-config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { errorHandler, notFoundHandler } from './errors/error-handler.ts'
-import { apiKeyAuth, requireScope, type AccountVariables } from './middleware/api-key-auth/index.ts'
+import { apiKeyAuth, type AccountVariables } from './middleware/api-key-auth/index.ts'
 import { rateLimit, type RateLimitVariables } from './middleware/rate-limit/index.ts'
 import { requestId, type RequestIdVariables } from './middleware/request-id/index.ts'
 import { adminKeyRoutes } from './routes/admin-keys.ts'
@@ -50,8 +50,8 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
       },
     }),
     validateGeneration,
-    apiKeyAuth(),
-    requireScope('images:generate'),
+    // One Durable Object call authenticates, checks the scope and admits (rate limit, concurrency).
+    apiKeyAuth({ admitFor: 'images:generate' }),
     rateLimit(),
   )
   app.route('/', generationRoutes)

@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { EdgeBindings } from '../config/edge-config.ts'
-import type { AccountRecord } from './account-record.ts'
+import type { AccountRecord, Scope } from './account-record.ts'
 import { describeBucket, type Admission } from './admission.ts'
 import { PLANS, type Plan } from './plans.ts'
 import { fullBucket, refill, secondsUntil, take, wholeTokens, type BucketSpec, type BucketState } from './token-bucket.ts'
@@ -137,6 +137,17 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
       this.count(now, { requests: 1 })
     })
     return { allowed: true, retryAfterSeconds: 0, slot, ...describeBucket(taken.state, spec, quota) }
+  }
+
+  /**
+   * Authentication, the scope check and admission in one call (one round trip on the hot path of
+   * generation requests). A key without `scope` is not admitted, so it takes neither a token nor a slot.
+   */
+  enter(scope: Scope): { record: AccountRecord; admission: Admission | null } | null {
+    const record = this.authenticate()
+    if (!record) return null
+    if (!record.scopes.includes(scope)) return { record, admission: null }
+    return { record, admission: this.admitRequest() }
   }
 
   /** Hands a concurrency slot back. False when it was not held (already released or expired). */

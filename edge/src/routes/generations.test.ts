@@ -209,6 +209,24 @@ describe('POST /v1/images/generations', () => {
     expect((await listDurableObjectIds(env.KEY_ACCOUNTS)).length).toBe(accountsBefore)
   })
 
+  it('refuses a key without the images:generate scope with 403, taking no rate-limit token', async () => {
+    const response = await exports.default.fetch(`${api}/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ owner: 'tests', plan: 'test', scopes: ['usage:read'] }),
+    })
+    const { key: readOnly } = await response.json<{ key: string }>()
+    const upstream = gpuStandIn()
+    for (let i = 0; i < 4; i++) {
+      const refused = await generate({ prompt: unique() }, {}, readOnly)
+      expect(refused.status).toBe(403)
+      expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('insufficient_scope')
+    }
+    const usage = await (await exports.default.fetch(`${api}/v1/usage`, { headers: { authorization: `Bearer ${readOnly}` } })).json<{ today: { requests: number } }>()
+    expect(usage.today.requests).toBe(0)
+    expect(upstream.calls).toBe(0)
+  })
+
   it('needs a key', async () => {
     const response = await exports.default.fetch(`${api}/v1/images/generations`, { method: 'POST', body: JSON.stringify({ prompt: 'x' }), headers: { 'content-type': 'application/json' } })
     expect(response.status).toBe(401)

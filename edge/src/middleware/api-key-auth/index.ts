@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AccountRecord, Scope } from '../../accounts/account-record.ts'
+import type { Admission } from '../../accounts/admission.ts'
 import { accountStub, type KeyAccountStub } from '../../accounts/account-stub.ts'
 import type { EdgeBindings } from '../../config/edge-config.ts'
 import { ApiError } from '../../errors/api-error.ts'
@@ -14,11 +15,17 @@ export interface Account {
   stub: KeyAccountStub
 }
 
-export type AccountVariables = { account: Account }
+export type AccountVariables = { account: Account; admission?: Admission }
 
 export interface ApiKeyAuthOptions {
   /** The realm named in `WWW-Authenticate` on a 401. Default `snoopi`. */
   realm?: string
+  /**
+   * Also check this scope and admit the request (rate limit, concurrency) in the same Durable Object
+   * call; `rateLimit()` then uses that admission instead of asking again. Saves a round trip on the
+   * hot path. Default: authenticate only.
+   */
+  admitFor?: Scope
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
@@ -42,7 +49,7 @@ function unauthorized(realm: string, message: string, internal?: string): ApiErr
  *
  * @example app.post('/v1/images/generations', apiKeyAuth(), requireScope('images:generate'), rateLimit(), handler)
  */
-export function apiKeyAuth({ realm = 'snoopi' }: ApiKeyAuthOptions = {}): MiddlewareHandler<{
+export function apiKeyAuth({ realm = 'snoopi', admitFor }: ApiKeyAuthOptions = {}): MiddlewareHandler<{
   Bindings: EdgeBindings
   Variables: AccountVariables
 }> {
@@ -60,9 +67,14 @@ export function apiKeyAuth({ realm = 'snoopi' }: ApiKeyAuthOptions = {}): Middle
     if (!parsed.ok) throw unauthorized(realm, 'Incorrect API key provided.', `malformed key (${parsed.reason})`)
 
     const stub = accountStub(c.env, await keyHash(parsed.key))
-    const record = await stub.authenticate()
+    const entered = admitFor ? await stub.enter(admitFor) : { record: await stub.authenticate(), admission: undefined }
+    const record = entered?.record
     if (!record) throw unauthorized(realm, 'Incorrect API key provided.', 'unknown or revoked key')
     c.set('account', { keyId: record.id, owner: record.owner, plan: record.plan, scopes: record.scopes, stub })
+    if (admitFor) {
+      if (!entered.admission) throw insufficientScope(admitFor)
+      c.set('admission', entered.admission)
+    }
     await next()
   }
 }
@@ -74,13 +86,15 @@ export function apiKeyAuth({ realm = 'snoopi' }: ApiKeyAuthOptions = {}): Middle
  */
 export function requireScope(scope: Scope): MiddlewareHandler<{ Variables: AccountVariables }> {
   return async function requireScopeMiddleware(c, next) {
-    if (!c.get('account').scopes.includes(scope)) {
-      throw new ApiError(403, {
-        type: 'authentication_error',
-        code: 'insufficient_scope',
-        message: `This API key lacks the scope "${scope}" that this operation needs.`,
-      })
-    }
+    if (!c.get('account').scopes.includes(scope)) throw insufficientScope(scope)
     await next()
   }
+}
+
+function insufficientScope(scope: Scope): ApiError {
+  return new ApiError(403, {
+    type: 'authentication_error',
+    code: 'insufficient_scope',
+    message: `This API key lacks the scope "${scope}" that this operation needs.`,
+  })
 }

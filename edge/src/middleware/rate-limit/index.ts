@@ -44,7 +44,8 @@ function refusal(admission: Admission, reports: QuotaReport[], code: string, mes
 export function rateLimit(): MiddlewareHandler<RateLimitEnv> {
   return async function rateLimitMiddleware(c, next) {
     const { stub } = c.get('account')
-    const admission = await stub.admitRequest()
+    // apiKeyAuth({ admitFor }) may have admitted the request in its own Durable Object call already.
+    const admission = c.get('admission') ?? (await stub.admitRequest())
     if (!admission) throw keyGone()
     const reports = [quotaReport(admission)]
     if (!admission.allowed) {

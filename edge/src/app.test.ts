@@ -1,6 +1,7 @@
 import { exports } from 'cloudflare:workers'
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createApp } from './app.ts'
 import { gpuBreaker } from './upstream/gpu-client.ts'
 
 // Bindings come from vitest.config.ts: GPU_SERVICE_URL=http://gpu.test and a test secret.
@@ -46,6 +47,15 @@ describe('edge worker', () => {
     expect(await response.json()).toEqual({ status: 'ok' })
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
     expect(calls).toHaveLength(0)
+  })
+
+  it('answers /healthz even when the bindings are misconfigured, and /v1/* with 500 misconfigured', async () => {
+    const app = createApp()
+    const broken = {} as Parameters<typeof app.fetch>[1]
+    expect((await app.fetch(new Request('https://api.test/healthz'), broken)).status).toBe(200)
+    const models = await app.fetch(new Request('https://api.test/v1/models'), broken)
+    expect(models.status).toBe(500)
+    expect((await models.json<{ error: { code: string } }>()).error.code).toBe('misconfigured')
   })
 
   it('keeps a safe client request id and replaces an unsafe one', async () => {

@@ -31,8 +31,8 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   app.use(requestId())
   app.route('/', healthRoutes)
 
+  // /healthz is answered above and never reaches this: health does not depend on configuration.
   app.use('*', async function withConfig(c, next) {
-    if (c.req.path === '/healthz') return next()
     const result = edgeConfig(c.env)
     if (!result.ok) {
       throw new ApiError(500, { code: 'misconfigured', message: 'the service is misconfigured', internal: `bad bindings: ${result.problems.join('; ')}` })

@@ -31,8 +31,6 @@ export type GenerationOutcome =
  */
 export class GenerationCoordinator extends DurableObject<EdgeBindings> {
   private inflight: Promise<GenerationOutcome> | undefined
-  /** Upstream calls this instance made (for tests and logs). */
-  private upstreamCalls = 0
 
   async generate(job: GenerationJob): Promise<GenerationOutcome> {
     if (this.inflight) {
@@ -43,10 +41,6 @@ export class GenerationCoordinator extends DurableObject<EdgeBindings> {
       this.inflight = undefined
     })
     return this.inflight
-  }
-
-  upstreamCallCount(): number {
-    return this.upstreamCalls
   }
 
   private async run(job: GenerationJob): Promise<GenerationOutcome> {
@@ -60,7 +54,6 @@ export class GenerationCoordinator extends DurableObject<EdgeBindings> {
         const existing = await store.getManifest(job.hash)
         if (existing) return { ok: true, manifest: existing, generated: false, coalesced: false }
       }
-      this.upstreamCalls++
       const response = await callGpuService(config.config, { method: 'POST', path: '/internal/generate', body: job.upstreamBody, requestId: job.requestId })
       const images = await readGeneratedImages(response, job.imageIds.length)
       const manifest = await store.putGeneration(

@@ -53,7 +53,7 @@ export async function callGpuService(config: EdgeConfig, call: GpuCall, policy: 
     if (remaining <= 0) throw timeoutError(call, config)
     const signature = await signRequest({ secret: config.GPU_SERVICE_SECRET, method: call.method, path: call.path, body: call.body })
     let response: Response | undefined
-    let failure: string
+    let failure = `${call.method} ${call.path}`
     try {
       response = await fetch(config.GPU_SERVICE_URL + call.path, {
         method: call.method,
@@ -66,7 +66,8 @@ export async function callGpuService(config: EdgeConfig, call: GpuCall, policy: 
         breaker.failed()
         throw timeoutError(call, config)
       }
-      failure = `${call.method} ${call.path}: ${String(error)}`
+      breaker.failed()
+      failure += `: ${String(error)}`
     }
     if (response) {
       if (response.ok) {
@@ -82,12 +83,11 @@ export async function callGpuService(config: EdgeConfig, call: GpuCall, policy: 
           internal: `${call.method} ${call.path} → ${response.status}: ${detail.slice(0, 500)}`,
         })
       }
-      failure = `${call.method} ${call.path} → 503 (retry-after ${response.headers.get('retry-after') ?? '-'})`
-    } else failure ??= 'unknown'
+      failure += ` → 503 (retry-after ${response.headers.get('retry-after') ?? '-'})`
+    }
 
     // A 503 (queue full) or a connection error: retry within the budget, or give up with 503.
     const retryAfterMs = Number(response?.headers.get('retry-after') ?? 0) * 1000
-    if (!response) breaker.failed()
     if (attempt >= retries || retryAfterMs > maxRetryAfterMs) {
       throw unavailable(`${failure} after ${attempt + 1} attempts`, Math.max(1, Math.ceil(retryAfterMs / 1000) || 5))
     }

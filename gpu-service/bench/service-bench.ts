@@ -43,7 +43,7 @@ const bundleDir = benchBundle(values.bundle)
 const worker = await PipelineWorker.start(bundleDir, { log: () => {} })
 const secret = 'b'.repeat(64)
 const metrics = new ServiceMetrics({ defaultMetrics: false })
-const model: ServedModel = { id: 'bench', bundle: worker.bundle, loadedAt: new Date() }
+const model: ServedModel = { id: 'bench', loadedAt: new Date() }
 const server = await startServer(loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0', REQUEST_TIMEOUT_MS: '600000' }), model, metrics, () => {})
 const [width, height] = values.size.split('x').map(Number) as [number, number]
 

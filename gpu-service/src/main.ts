@@ -18,7 +18,7 @@ async function bundleDirectory(config: ServiceConfig): Promise<string> {
 async function main(): Promise<void> {
   const config = loadServiceConfig()
   const metrics = new ServiceMetrics()
-  const model: ServedModel = { id: config.MODEL_ID, bundle: undefined, loadedAt: undefined }
+  const model: ServedModel = { id: config.MODEL_ID, loadedAt: undefined }
   // Listen first: /healthz answers while the model loads, /readyz turns 200 when it has.
   const server = await startServer(config, model, metrics)
   console.log(`GPU service listening on ${server.url} (model ${config.MODEL_ID}, device ${config.DEVICE})`)
@@ -61,7 +61,6 @@ async function main(): Promise<void> {
     maxDelayMs: config.BATCH_DELAY_MS,
     maxQueuedImages: config.MAX_QUEUE_IMAGES,
   })
-  model.bundle = pipeline.bundle
   model.loadedAt = new Date()
   model.service = service
   if (config.METRICS_EMF) startEmfPublisher({ metrics, refresh: () => service.updateGauges(), environment: config.ENVIRONMENT })

@@ -13,7 +13,7 @@ const secret = 'g'.repeat(64)
 let server: RunningServer
 let worker: PipelineWorker
 let metrics: ServiceMetrics
-const model: ServedModel = { id: 'tiny-test', bundle: undefined, loadedAt: undefined }
+const model: ServedModel = { id: 'tiny-test', loadedAt: undefined }
 
 /** Swaps in a service with other batching limits (same worker, fresh metrics view). */
 function useService(options: { maxBatchSize: number; maxDelayMs: number; maxQueuedImages: number }) {
@@ -24,7 +24,6 @@ function useService(options: { maxBatchSize: number; maxDelayMs: number; maxQueu
 beforeAll(async () => {
   worker = await PipelineWorker.start(testBundle('tiny'), { threads: 1, preloadGuidance: ['nasa'], log: () => {} })
   metrics = new ServiceMetrics({ defaultMetrics: false })
-  model.bundle = worker.bundle
   useService({ maxBatchSize: 4, maxDelayMs: 5, maxQueuedImages: 32 })
   server = await startServer(loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0' }), model, metrics, () => {})
 })

@@ -10,7 +10,7 @@ import { startServer, type RunningServer } from './server.ts'
 const secret = 'f'.repeat(64)
 let server: RunningServer
 const rejections: string[] = []
-const model: ServedModel = { id: 'tiny-test', bundle: undefined, loadedAt: undefined }
+const model: ServedModel = { id: 'tiny-test', loadedAt: undefined }
 
 beforeAll(async () => {
   const config = loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0', MODEL_ID: 'tiny-test' })
@@ -36,16 +36,15 @@ describe('GPU service over HTTP', () => {
     const before = await list()
     expect(before.object).toBe('list')
     expect(before.data).toEqual([expect.objectContaining({ id: 'tiny-test', ready: false })])
-    model.bundle = loadBundle(testBundle('tiny'))
     model.loadedAt = new Date()
-    model.service = {} as ServedModel['service'] // readiness only looks at its presence
+    // The catalog and readiness read only the service's bundle.
+    model.service = { bundle: loadBundle(testBundle('tiny')) } as unknown as ServedModel['service']
     try {
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200)
       expect((await list()).data).toEqual([
         expect.objectContaining({ id: 'tiny-test', ready: true, sizes: ['64x64', '32x32', '128x128'], default_nasa_alpha: 0.04 }),
       ])
     } finally {
-      model.bundle = undefined
       model.service = undefined
     }
   })

@@ -1,4 +1,3 @@
-import type { ModelBundle } from '../bundle/model-bundle.ts'
 import { formatSize } from '../bundle/model-bundle.ts'
 import type { ImageService } from '../service/image-service.ts'
 
@@ -16,11 +15,10 @@ export interface ModelCard {
   default_nasa_alpha?: number
 }
 
-/** What the service knows about the model it serves; `bundle` and `service` are set once it has loaded. */
+/** What the service knows about the model it serves; `service` (and with it the bundle) is set once it has loaded. */
 export interface ServedModel {
   id: string
   loadedAt: Date | undefined
-  bundle: ModelBundle | undefined
   service?: ImageService | undefined
   /** Set on SIGTERM: /readyz turns 503 so load balancers stop sending work. */
   draining?: boolean
@@ -32,13 +30,14 @@ export function modelCard(model: ServedModel, startedAt: Date): ModelCard {
     object: 'model',
     created: Math.floor((model.loadedAt ?? startedAt).getTime() / 1000),
     owned_by: 'snoopi',
-    ready: model.bundle !== undefined,
+    ready: model.service !== undefined,
   }
-  if (model.bundle) {
-    card.display_name = model.bundle.displayName
-    card.version = model.bundle.version
-    card.sizes = model.bundle.sizes.map(formatSize)
-    card.default_nasa_alpha = model.bundle.nasaAlpha
+  const bundle = model.service?.bundle
+  if (bundle) {
+    card.display_name = bundle.displayName
+    card.version = bundle.version
+    card.sizes = bundle.sizes.map(formatSize)
+    card.default_nasa_alpha = bundle.nasaAlpha
   }
   return card
 }

@@ -1,0 +1,122 @@
+"""Export to the bundle layout `optimum-cli export onnx` writes for Stable Diffusion, plus
+`snoopi.json`, and reference images the TypeScript pipeline must reproduce for the same seeds.
+The tokenizer files are written by the TypeScript side (scripts/train-default.ts), from the same
+vendored CLIP merge list."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .clip_ids import caption_ids
+from .detector import to_uint8
+from .diffusion import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, ONE_STEP_TIMESTEP, one_step
+from .nets import ModelConfig, TextEncoder, UNet
+from .noise import gaussian_noise
+
+OPSET = 17
+
+
+class _TextEncoderExport(nn.Module):
+    def __init__(self, text: TextEncoder):
+        super().__init__()
+        self.text = text
+
+    def forward(self, input_ids):
+        return self.text(input_ids)
+
+
+class _UNetExport(nn.Module):
+    def __init__(self, unet: UNet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        return self.unet(sample, timestep, encoder_hidden_states)
+
+
+def _json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2) + "\n")
+
+
+def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    text, unet, ae = text.eval(), unet.eval(), ae.eval()
+    ids = torch.tensor([caption_ids("a red circle")], dtype=torch.int32)
+    (out / "text_encoder").mkdir(exist_ok=True)
+    torch.onnx.export(_TextEncoderExport(text), (ids,), str(out / "text_encoder" / "model.onnx"), opset_version=OPSET,
+                      input_names=["input_ids"], output_names=["last_hidden_state"],
+                      dynamic_axes={"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}}, do_constant_folding=True)
+    sample = torch.randn(1, cfg.latent_channels, 8, 8)
+    timestep = torch.tensor([ONE_STEP_TIMESTEP], dtype=torch.int64)
+    context = text(ids.long()).detach()
+    (out / "unet").mkdir(exist_ok=True)
+    torch.onnx.export(_UNetExport(unet), (sample, timestep, context), str(out / "unet" / "model.onnx"), opset_version=OPSET,
+                      input_names=["sample", "timestep", "encoder_hidden_states"], output_names=["out_sample"],
+                      dynamic_axes={"sample": {0: "batch"}, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"}, "out_sample": {0: "batch"}},
+                      do_constant_folding=True)
+    (out / "vae_decoder").mkdir(exist_ok=True)
+    torch.onnx.export(ae.decoder, (sample,), str(out / "vae_decoder" / "model.onnx"), opset_version=OPSET,
+                      input_names=["latent_sample"], output_names=["sample"],
+                      dynamic_axes={"latent_sample": {0: "batch"}, "sample": {0: "batch"}}, do_constant_folding=True)
+
+    _json(out / "model_index.json", {
+        "_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.31.0",
+        "feature_extractor": [None, None], "requires_safety_checker": False, "safety_checker": [None, None],
+        "scheduler": ["diffusers", "EulerDiscreteScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae_decoder": ["diffusers", "AutoencoderKL"],
+    })
+    _json(out / "scheduler" / "scheduler_config.json", {
+        "_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.31.0", "beta_start": BETA_START, "beta_end": BETA_END,
+        "beta_schedule": "scaled_linear", "num_train_timesteps": NUM_TRAIN_TIMESTEPS, "prediction_type": "epsilon",
+        "steps_offset": 1, "timestep_spacing": "trailing",
+    })
+    _json(out / "text_encoder" / "config.json", {
+        "architectures": ["CLIPTextModel"], "hidden_size": cfg.text_width, "num_hidden_layers": cfg.text_layers,
+        "num_attention_heads": cfg.text_heads, "hidden_act": "quick_gelu", "max_position_embeddings": 77, "vocab_size": 49408,
+    })
+    _json(out / "unet" / "config.json", {
+        "_class_name": "UNet2DConditionModel", "sample_size": 8, "in_channels": cfg.latent_channels, "out_channels": cfg.latent_channels,
+        "block_out_channels": list(cfg.unet_channels), "layers_per_block": 1, "cross_attention_dim": cfg.text_width,
+        "attention_head_dim": cfg.head_dim, "norm_num_groups": cfg.norm_groups, "use_linear_projection": True,
+        "snoopi_trained_by": "training/ (PG-SB)",
+    })
+    _json(out / "vae_decoder" / "config.json", {
+        "_class_name": "AutoencoderKL", "latent_channels": cfg.latent_channels, "block_out_channels": list(cfg.ae_channels),
+        "scaling_factor": float(ae.scaling_factor), "snoopi_note": "a small deterministic autoencoder trained on the shapes domain",
+    })
+    _json(out / "snoopi.json", {
+        "display_name": "SNOOPI shapes 32×32 (PG-SB one-step student, trained by training/)",
+        "version": version, "backbone": "unknown", "one_step_timestep": ONE_STEP_TIMESTEP,
+        "nasa_alpha": round(float(nasa_alpha), 4), "sizes": ["32x32"],
+    })
+
+
+# Cases the TypeScript pipeline must reproduce from the exported files (gpu-service test).
+REFERENCE_CASES = [
+    {"prompt": "a red circle and a blue square on a white background", "seed": 7},
+    {"prompt": "a yellow triangle", "seed": 12345678901234567890},
+    {"prompt": "a green square, a blue circle and a red triangle on a white background", "seed": 0},
+    {"prompt": "a red circle and a blue square on a white background", "negative_prompt": "blue square", "seed": 7},
+]
+
+
+@torch.no_grad()
+def reference_images(text: TextEncoder, unet: UNet, ae, alpha: float, cases=REFERENCE_CASES) -> list[dict]:
+    out = []
+    for case in cases:
+        z = torch.from_numpy(gaussian_noise(case["seed"], 4 * 8 * 8)).reshape(1, 4, 8, 8)
+        context = text(torch.tensor([caption_ids(case["prompt"])]))
+        nasa = {}
+        if "negative_prompt" in case:
+            nasa = dict(negative_context=text(torch.tensor([caption_ids(case["negative_prompt"])])), nasa_alpha=torch.tensor([alpha]))
+        x0 = one_step(unet, z, context, **nasa)
+        pixels = to_uint8(ae.decoder(x0 / ae.scaling_factor).numpy())[0]
+        out.append({**case, "seed": str(case["seed"]), **({"alpha": alpha} if nasa else {}),
+                    "rgb_base64": base64.b64encode(pixels.tobytes()).decode()})
+    return out

@@ -1,0 +1,104 @@
+"""After the teacher: both students, the evaluation (tables, NASA α tuning, curves) and the export."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoint import log
+from .evaluate import REMOVAL_PAIRS, adherence, eval_set, one_step_images, removal_rates, student_curve_point, teacher_images
+from .export import export_bundle, reference_images
+from .plot import plot_curves
+from .stages import CaptionEncoder, train_student, write_json
+
+ALPHA_CANDIDATES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
+
+
+def finish(args, cfg, ae, teacher, text, pgsb_s, sb_s) -> None:
+    encode = CaptionEncoder(text)
+    curve_fn = lambda unet: student_curve_point(unet, ae, encode)  # noqa: E731
+    pgsb = train_student("pgsb", cfg, pgsb_s, teacher, text, ae, args.work, curve_fn)
+    if args.until == "pgsb":
+        return
+    swiftbrush = train_student("swiftbrush", cfg, sb_s, teacher, text, ae, args.work, curve_fn)
+    if args.until == "swiftbrush":
+        return
+
+    evaluation_file = args.work / "evaluation.json"
+    if evaluation_file.exists():
+        results = json.loads(evaluation_file.read_text())
+    else:
+        results = evaluate_all(args, ae, teacher, pgsb.unet, swiftbrush.unet, encode, pgsb.curve, swiftbrush.curve, pgsb_s, sb_s)
+        write_json(evaluation_file, results)
+    write_results(args.results, results)
+    if args.until == "evaluate":
+        return
+
+    alpha = results["nasa"]["alpha"]
+    staging = args.out.with_name(args.out.name + ".staging")
+    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version="shapes-pgsb-v1")
+    write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha))
+    log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
+
+
+def evaluate_all(args, ae, teacher, pgsb, swiftbrush, encode, pgsb_curve, sb_curve, pgsb_s, sb_s) -> dict:
+    seeds_per_caption = 4 if args.quick else 25
+    results: dict = {"adherence": [], "curves": {"PG-SB (κ ~ U(0.5, 4))": pgsb_curve, "SwiftBrush (fixed κ = 4.5)": sb_curve}}
+    for split in ("held_out", "seen"):
+        captions, objects, seeds = eval_set(split, seeds_per_caption)
+        started = time.monotonic()
+        rows = [
+            (f"teacher ({TEACHER_STEPS} DDIM steps, CFG κ = {TEACHER_KAPPA})", 2 * TEACHER_STEPS,
+             teacher_images(teacher, ae, encode, captions, seeds, TEACHER_STEPS, TEACHER_KAPPA)),
+            ("PG-SB student (one step)", 1, one_step_images(pgsb, ae, encode, captions, seeds)),
+            ("SwiftBrush student, fixed κ (one step)", 1, one_step_images(swiftbrush, ae, encode, captions, seeds)),
+        ]
+        for name, evals, images in rows:
+            results["adherence"].append({"model": name, "split": split, "unet_evaluations": evals, "images": len(captions),
+                                         "adherence": adherence(images, objects)})
+        log("evaluate", f"{split}: {[(r['model'], round(r['adherence'], 3)) for r in results['adherence'] if r['split'] == split]} "
+            f"({time.monotonic() - started:.0f} s)")
+
+    # NASA α: tuned on seeds 100000+ (not the reported ones), then measured on seeds 0..99.
+    tuning_seeds = list(range(100_000, 100_000 + (8 if args.quick else 40)))
+    sweep = [removal_rates(pgsb, ae, encode, tuning_seeds, a) for a in ALPHA_CANDIDATES]
+    best = max(sweep, key=lambda r: (r["success"], -r["alpha"]))
+    log("evaluate", "NASA α sweep: " + ", ".join(f"α={r['alpha']}: {r['success']:.2f}" for r in sweep) + f" → α = {best['alpha']}")
+    report_seeds = list(range(10 if args.quick else 100))
+    results["nasa"] = {
+        "alpha": best["alpha"],
+        "sweep": sweep,
+        "pairs": [{"prompt": " and ".join(f"{c} {s}" for c, s in objs), "negative": f"{r[0]} {r[1]}"} for objs, r in REMOVAL_PAIRS],
+        "seeds": len(report_seeds),
+        "without": removal_rates(pgsb, ae, encode, report_seeds, 0.0),
+        "with": removal_rates(pgsb, ae, encode, report_seeds, best["alpha"]),
+        "swiftbrush_without": removal_rates(swiftbrush, ae, encode, report_seeds, 0.0),
+        "swiftbrush_with": removal_rates(swiftbrush, ae, encode, report_seeds, best["alpha"]),
+    }
+    log("evaluate", f"removal success without NASA {results['nasa']['without']['success']:.3f}, with NASA {results['nasa']['with']['success']:.3f}")
+    results["settings"] = {"pgsb": pgsb_s.__dict__, "swiftbrush": sb_s.__dict__, "seeds_per_caption": seeds_per_caption}
+    return results
+
+
+def write_results(folder: Path, results: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "evaluation.json", results)
+    series = {name: [(p["step"], p["held_out"]) for p in curve] for name, curve in results["curves"].items()}
+    plot_curves(folder / "adherence-curve.png", series, "One-step students on held-out caption combinations (detector-judged)")
+    lines = ["| model | UNet evaluations | held-out combinations | seen combinations |", "| --- | --- | --- | --- |"]
+    models = dict.fromkeys(r["model"] for r in results["adherence"])
+    for model in models:
+        by_split = {r["split"]: r for r in results["adherence"] if r["model"] == model}
+        lines.append(f"| {model} | {by_split['held_out']['unet_evaluations']} | {by_split['held_out']['adherence']:.1%} | {by_split['seen']['adherence']:.1%} |")
+    nasa = results["nasa"]
+    lines += ["", f"Negative-prompt removal, PG-SB student, {len(nasa['pairs'])} prompt/negative pairs × {nasa['seeds']} seeds "
+              f"(success = the named object gone and the other objects kept; NASA α = {nasa['alpha']}, tuned on other seeds):", "",
+              "| | removed | kept | success |", "| --- | --- | --- | --- |"]
+    for label, key in (("without NASA", "without"), (f"with NASA (α = {nasa['alpha']})", "with"),
+                       ("SwiftBrush student without NASA", "swiftbrush_without"), ("SwiftBrush student with NASA", "swiftbrush_with")):
+        r = nasa[key]
+        lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} |")
+    (folder / "results.md").write_text("\n".join(lines) + "\n")

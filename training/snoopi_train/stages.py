@@ -1,0 +1,296 @@
+"""The training stages: autoencoder → teacher (text encoder + UNet) → one-step students.
+
+Each stage writes `<work>/<stage>.ckpt` every `checkpoint_every` steps and `<work>/<stage>.pt` when
+it is done; a rerun skips finished stages and resumes an interrupted one from its checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import scenes
+from .checkpoint import Progress, log, save_atomic, step_generator
+from .clip_ids import caption_ids
+from .diffusion import NUM_TRAIN_TIMESTEPS, add_noise, guided_eps, one_step, x0_from_eps
+from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet, add_lora
+
+
+@dataclass
+class AutoencoderSettings:
+    steps: int = 2500
+    batch: int = 64
+    lr: float = 2e-3
+    latent_noise: float = 0.1
+    seed: int = 1
+
+
+@dataclass
+class TeacherSettings:
+    steps: int = 7000
+    text_steps: int = 2500  # the text encoder trains with the UNet this long, then is frozen
+    batch: int = 64
+    lr: float = 4e-4
+    warmup: int = 200
+    caption_dropout: float = 0.1
+    ema: float = 0.999
+    seed: int = 2
+
+
+@dataclass
+class StudentSettings:
+    kappa_mode: str = "random"  # "random": PG-SB, κ ~ U(κmin, κmax) per step on both teachers; "fixed": SwiftBrush
+    kappa_min: float = 0.5
+    kappa_max: float = 4.0
+    kappa_fixed: float = 4.5
+    steps: int = 2500
+    batch: int = 32
+    lr: float = 5e-5
+    lora_lr: float = 1e-3
+    lora_rank: int = 16
+    lora_scale: float = 2.0
+    t_min: int = 20
+    t_max: int = 980
+    caption_dropout: float = 0.1
+    eval_every: int = 250
+    seed: int = 3
+
+
+def sample_kappa(settings: StudentSettings, generator: torch.Generator) -> tuple[float, float]:
+    """(κ for the frozen teacher, κ for the LoRA teacher) of one step."""
+    if settings.kappa_mode == "random":
+        kappa = settings.kappa_min + (settings.kappa_max - settings.kappa_min) * float(torch.rand((), generator=generator))
+        return kappa, kappa
+    if settings.kappa_mode == "fixed":
+        return settings.kappa_fixed, 1.0
+    raise ValueError(f"kappa_mode must be 'random' or 'fixed', not {settings.kappa_mode!r}")
+
+
+class CaptionEncoder:
+    """Text features of captions from a frozen text encoder, cached per caption."""
+
+    def __init__(self, text_encoder: TextEncoder):
+        self.text_encoder = text_encoder.eval()
+        self.cache: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def __call__(self, captions: list[str]) -> torch.Tensor:
+        missing = sorted({c for c in captions if c not in self.cache})
+        if missing:
+            features = self.text_encoder(torch.tensor([caption_ids(c) for c in missing]))
+            self.cache.update(zip(missing, features))
+        return torch.stack([self.cache[c] for c in captions])
+
+
+def _lr_at(step: int, base: float, warmup: int) -> float:
+    return base * min(1.0, (step + 1) / max(1, warmup))
+
+
+# ------------------------------------------------------------------ autoencoder
+
+def train_autoencoder(cfg: ModelConfig, s: AutoencoderSettings, work: Path, checkpoint_every: int = 250) -> AutoEncoder:
+    final = work / "autoencoder.pt"
+    ae = AutoEncoder(cfg)
+    if final.exists():
+        ae.load_state_dict(torch.load(final)["model"])
+        return ae
+    opt = torch.optim.Adam(ae.parameters(), lr=s.lr)
+    start = _resume(work / "autoencoder.ckpt", {"model": ae, "opt": opt})
+    progress = Progress("autoencoder", s.steps, start)
+    for step in range(start, s.steps):
+        for group in opt.param_groups:
+            group["lr"] = s.lr * 0.5 * (1 + math.cos(math.pi * step / s.steps))
+        images, _, _ = scenes.batch(s.seed, step * s.batch, s.batch)
+        x = torch.from_numpy(images)
+        z = ae.encoder(x)
+        g = step_generator(s.seed, step)
+        recon = ae.decoder(z + s.latent_noise * torch.randn(z.shape, generator=g))
+        loss = F.l1_loss(recon, x) + F.mse_loss(recon, x) + 1e-4 * z.pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if (step + 1) % 100 == 0:
+            progress.line(step + 1, loss=loss.item())
+        if (step + 1) % checkpoint_every == 0:
+            save_atomic({"step": step + 1, "model": ae.state_dict(), "opt": opt.state_dict()}, work / "autoencoder.ckpt")
+    with torch.no_grad():
+        images, _, _ = scenes.batch(s.seed + 100, 0, 1024, caption_variants=False)
+        z = ae.encoder(torch.from_numpy(images))
+        ae.scaling_factor.fill_(1.0 / z.std().item())
+        error = (ae.decoder(z) - torch.from_numpy(images)).abs().mean().item()
+    log("autoencoder", f"done: scaling factor {ae.scaling_factor.item():.4f}, mean reconstruction error {error:.4f} (of 2)")
+    save_atomic({"model": ae.state_dict(), "reconstruction_error": error}, final)
+    (work / "autoencoder.ckpt").unlink(missing_ok=True)
+    return ae
+
+
+def encode_latents(ae: AutoEncoder, images: np.ndarray) -> torch.Tensor:
+    with torch.no_grad():
+        return ae.encoder(torch.from_numpy(images)) * ae.scaling_factor
+
+
+def decode_latents(ae: AutoEncoder, latents: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return ae.decoder(latents / ae.scaling_factor)
+
+
+# ------------------------------------------------------------------ teacher
+
+def _resume(path: Path, objects: dict) -> int:
+    if not path.exists():
+        return 0
+    state = torch.load(path)
+    for key, obj in objects.items():
+        obj.load_state_dict(state[key])
+    log(path.stem, f"resuming from step {state['step']} ({path.name})")
+    return int(state["step"])
+
+
+def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: Path, checkpoint_every: int = 250) -> tuple[UNet, TextEncoder]:
+    final = work / "teacher.pt"
+    unet, text = UNet(cfg), TextEncoder(cfg)
+    if final.exists():
+        state = torch.load(final)
+        unet.load_state_dict(state["unet"])
+        text.load_state_dict(state["text_encoder"])
+        return unet, text
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    opt = torch.optim.AdamW(list(unet.parameters()) + list(text.parameters()), lr=s.lr, weight_decay=0.0)
+    ckpt = work / "teacher.ckpt"
+    start = _resume(ckpt, {"unet": unet, "text": text, "ema": ema, "opt": opt})
+    progress = Progress("teacher", s.steps, start)
+    frozen: CaptionEncoder | None = None
+    for step in range(start, s.steps):
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(step, s.lr, s.warmup)
+        g = step_generator(s.seed, step)
+        images, captions, _ = scenes.batch(s.seed, step * s.batch, s.batch)
+        drop = torch.rand(s.batch, generator=g) < s.caption_dropout
+        captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
+        x0 = encode_latents(ae, images)
+        noise = torch.randn(x0.shape, generator=g)
+        t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (s.batch,), generator=g)
+        if step < s.text_steps:
+            context = text(torch.tensor([caption_ids(c) for c in captions]))
+        else:
+            if frozen is None:
+                text.requires_grad_(False)
+                frozen = CaptionEncoder(text)
+            context = frozen(captions)
+        loss = F.mse_loss(unet(add_noise(x0, noise, t), t, context), noise)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(s.ema, (1 + step) / (10 + step))
+            for e, p in zip(ema.parameters(), unet.parameters()):
+                e.lerp_(p, 1 - decay)
+        if (step + 1) % 100 == 0:
+            progress.line(step + 1, loss=loss.item())
+        if (step + 1) % checkpoint_every == 0:
+            save_atomic({"step": step + 1, "unet": unet.state_dict(), "text": text.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict()}, ckpt)
+    save_atomic({"unet": ema.state_dict(), "text_encoder": text.state_dict()}, final)
+    ckpt.unlink(missing_ok=True)
+    log("teacher", "done")
+    return ema, text
+
+
+# ------------------------------------------------------------------ students (PG-SB / SwiftBrush)
+
+@dataclass
+class StudentResult:
+    unet: UNet
+    curve: list[dict] = field(default_factory=list)
+
+
+def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet, text: TextEncoder, ae: AutoEncoder,
+                  work: Path, evaluate_fn=None, checkpoint_every: int = 100) -> StudentResult:
+    """VSD distillation of the teacher into a one-step generator (SwiftBrush), with PG-SB's random
+    guidance scale when `kappa_mode == "random"`. `evaluate_fn(unet) -> dict` gives the curve."""
+    final = work / f"{name}.pt"
+    student = UNet(cfg)
+    if final.exists():
+        state = torch.load(final)
+        student.load_state_dict(state["unet"])
+        return StudentResult(student, state["curve"])
+    student.load_state_dict(teacher.state_dict())
+    frozen_teacher = copy.deepcopy(teacher).eval().requires_grad_(False)
+    lora_teacher = copy.deepcopy(teacher)
+    lora_params = add_lora(lora_teacher, s.lora_rank, s.lora_scale)
+    opt = torch.optim.Adam(student.parameters(), lr=s.lr, betas=(0.0, 0.999))
+    lora_opt = torch.optim.Adam(lora_params, lr=s.lora_lr)
+    ckpt = work / f"{name}.ckpt"
+    curve: list[dict] = []
+    start = 0
+    if ckpt.exists():
+        state = torch.load(ckpt)
+        student.load_state_dict(state["unet"])
+        lora_teacher.load_state_dict(state["lora_teacher"])
+        opt.load_state_dict(state["opt"])
+        lora_opt.load_state_dict(state["lora_opt"])
+        curve, start = state["curve"], int(state["step"])
+        log(name, f"resuming from step {start}")
+    encode = CaptionEncoder(text)
+    uncond_one = encode([""])
+    progress = Progress(name, s.steps, start)
+    if start == 0 and evaluate_fn is not None:
+        curve.append({"step": 0, **evaluate_fn(student)})
+        log(name, f"step 0: {curve[-1]}")
+    for step in range(start, s.steps):
+        g = step_generator(s.seed, step)
+        _, captions, _ = scenes.batch(s.seed, step * s.batch, s.batch)
+        cond = encode(captions)
+        uncond = uncond_one.expand(s.batch, -1, -1)
+        z = torch.randn((s.batch, cfg.latent_channels, 8, 8), generator=g)
+        x0 = one_step(student, z, cond)
+
+        t = torch.randint(s.t_min, s.t_max + 1, (s.batch,), generator=g)
+        noise = torch.randn(x0.shape, generator=g)
+        kappa_real, kappa_fake = sample_kappa(s, g)
+        with torch.no_grad():
+            xt = add_noise(x0.detach(), noise, t)
+            real = x0_from_eps(xt, guided_eps(frozen_teacher, xt, t, cond, uncond, kappa_real), t)
+            fake = x0_from_eps(xt, guided_eps(lora_teacher, xt, t, cond, uncond, kappa_fake), t)
+            # The VSD gradient in x0 form, normalised per sample as in DMD.
+            weight = 1.0 / (x0.detach() - real).abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-4)
+            grad = (fake - real) * weight
+        loss = 0.5 * F.mse_loss(x0, (x0 - grad).detach(), reduction="sum") / s.batch
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+
+        # The LoRA teacher learns to denoise the student's current outputs (with caption dropout).
+        t2 = torch.randint(0, NUM_TRAIN_TIMESTEPS, (s.batch,), generator=g)
+        noise2 = torch.randn(x0.shape, generator=g)
+        drop = (torch.rand(s.batch, generator=g) < s.caption_dropout).view(-1, 1, 1)
+        lora_ctx = torch.where(drop, uncond, cond)
+        lora_loss = F.mse_loss(lora_teacher(add_noise(x0.detach(), noise2, t2), t2, lora_ctx), noise2)
+        lora_opt.zero_grad()
+        lora_loss.backward()
+        lora_opt.step()
+
+        if (step + 1) % 50 == 0:
+            progress.line(step + 1, vsd=loss.item(), lora=lora_loss.item(), kappa=kappa_real)
+        if evaluate_fn is not None and (step + 1) % s.eval_every == 0:
+            curve.append({"step": step + 1, **evaluate_fn(student)})
+            log(name, f"step {step + 1}: {curve[-1]}")
+        if (step + 1) % checkpoint_every == 0:
+            save_atomic({"step": step + 1, "unet": student.state_dict(), "lora_teacher": lora_teacher.state_dict(),
+                         "opt": opt.state_dict(), "lora_opt": lora_opt.state_dict(), "curve": curve}, ckpt)
+    save_atomic({"unet": student.state_dict(), "curve": curve, "settings": s.__dict__}, final)
+    ckpt.unlink(missing_ok=True)
+    log(name, "done")
+    return StudentResult(student, curve)
+
+
+def write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2) + "\n")

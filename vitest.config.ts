@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config'
  * - `edge`: inside workerd, with the real wrangler.toml (Cloudflare's Vitest integration);
  * - `gpu-service`: Node, real HTTP servers and (later) real onnxruntime-node sessions;
  * - `tooling`: the dev scripts (npm start's helpers);
+ * - `training`: the PyTorch training recipe's unittest modules and its agreement with the product;
  * - `infra`: the CDK app synthesised offline and checked resource by resource;
  * - `e2e`: Node, starts the whole local stack the way `npm start` does.
  */
@@ -38,6 +39,10 @@ export default defineConfig({
       },
       {
         test: { name: 'tooling', environment: 'node', include: ['scripts/**/*.test.ts'] },
+      },
+      {
+        // The PyTorch training recipe's tests; installs Debian's python3-torch first when missing.
+        test: { name: 'training', environment: 'node', include: ['training/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 },
       },
       {
         test: { name: 'infra', environment: 'node', include: ['infra/**/*.test.ts'], testTimeout: 120_000 },

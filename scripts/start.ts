@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       '  # create an API key (the admin token is ADMIN_TOKEN in ' + devVarsPath + '):',
       `  curl -s -X POST ${edgeUrl}/admin/keys -H "authorization: Bearer ${vars.ADMIN_TOKEN ?? '$ADMIN_TOKEN'}" -d '{"owner":"me"}'`,
       '  # then generate (put the key from the answer in KEY):',
-      `  curl -s ${edgeUrl}/v1/images/generations -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"prompt":"a red circle","negative_prompt":"blue","size":"64x64"}'`,
+      `  curl -s ${edgeUrl}/v1/images/generations -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"prompt":"a red circle and a blue square","negative_prompt":"blue square","size":"32x32"}'`,
       '',
       'Ctrl-C stops both tiers.',
       '',

@@ -103,7 +103,7 @@ describe('local stack (npm start)', () => {
     expect(first.data).toEqual([expect.objectContaining({ id: 'snoopi-default', owned_by: 'snoopi' })])
     const deadline = Date.now() + 60_000
     while (!(await list()).data[0]?.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
-    expect((await list()).data[0]).toEqual(expect.objectContaining({ ready: true, sizes: ['64x64', '32x32', '128x128'] }))
+    expect((await list()).data[0]).toEqual(expect.objectContaining({ ready: true, sizes: ['32x32'] }))
     expect(output).toMatch(/GET \/v1\/models 200/)
     expect(output).toMatch(/model snoopi-default ready: SNOOPI tiny/)
   })
@@ -117,7 +117,7 @@ describe('local stack (npm start)', () => {
     expect(created.status).toBe(201)
     const { key } = (await created.json()) as { key: string }
     const client = new OpenAI({ apiKey: key, baseURL: `${edgeUrl}/v1`, maxRetries: 0 })
-    const request = { model: 'snoopi-default', prompt: `a red circle and a blue square ${Date.now()}`, size: '64x64', response_format: 'url' } as unknown as ImageGenerateParamsNonStreaming
+    const request = { model: 'snoopi-default', prompt: `a red circle and a blue square ${Date.now()}`, size: '32x32', response_format: 'url' } as unknown as ImageGenerateParamsNonStreaming
     const first = await client.images.generate(request).withResponse()
     expect(first.response.headers.get('x-cache')).toBe('MISS')
     const url = first.data.data?.[0]?.url

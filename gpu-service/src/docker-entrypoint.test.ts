@@ -500,7 +500,7 @@ describe('.dockerignore', () => {
       '.git/HEAD',
       'node_modules/hono/package.json',
       'gpu-service/node_modules/@img/x',
-      '.cache/bundles/default-tiny-v1/snoopi.json',
+      '.cache/bundles/bench-v1/snoopi.json',
       '.wrangler/state/v3/d1',
       'coverage/index.html',
       'gpu-service/src/docker-entrypoint.test.ts',

@@ -1,5 +1,5 @@
 /** Entry point: `node gpu-service/src/main.ts`. Configuration comes from the environment (service-config.ts). */
-import { ensureDefaultBundle } from './bundle/default-bundle.ts'
+import { defaultBundleDir } from './bundle/default-bundle.ts'
 import { ConfigError, loadServiceConfig, type ServiceConfig } from './config/service-config.ts'
 import { startServer } from './http/server.ts'
 import { startEmfPublisher } from './metrics/emf-publisher.ts'
@@ -12,7 +12,7 @@ import { ImageService } from './service/image-service.ts'
 async function bundleDirectory(config: ServiceConfig): Promise<string> {
   if (config.MODEL_DIR) return config.MODEL_DIR
   if (config.MODEL_S3_URI) return fetchBundleFromS3({ uri: config.MODEL_S3_URI, cacheDir: config.MODEL_CACHE_DIR })
-  return ensureDefaultBundle(config.MODEL_CACHE_DIR)
+  return defaultBundleDir()
 }
 
 async function main(): Promise<void> {

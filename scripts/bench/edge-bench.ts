@@ -49,7 +49,7 @@ try {
   if (!(await waitForHealthy(`http://127.0.0.1:${gpuPort}/readyz`, 120_000)) || !(await waitForHealthy(`${edge}/healthz`, 120_000))) throw new Error('the local stack did not start')
   const created = await fetch(`${edge}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${vars.ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ owner: 'bench', plan: 'enterprise' }) })
   const { key } = (await created.json()) as { key: string }
-  const body = JSON.stringify({ prompt: 'a red circle and a blue square', size: '64x64' })
+  const body = JSON.stringify({ prompt: 'a red circle and a blue square', size: '32x32' })
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
   const warm = (await (await fetch(`${edge}/v1/images/generations`, { method: 'POST', headers, body })).json()) as { data: { url: string }[] }
   const imagePath = new URL(warm.data[0]!.url).pathname

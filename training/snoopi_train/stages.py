@@ -94,8 +94,9 @@ def _lr_at(step: int, base: float, warmup: int) -> float:
 
 # ------------------------------------------------------------------ autoencoder
 
-def train_autoencoder(cfg: ModelConfig, s: AutoencoderSettings, work: Path, checkpoint_every: int = 250) -> AutoEncoder:
+def train_autoencoder(cfg: ModelConfig, s: AutoencoderSettings, work: Path, checkpoint_every: int = 250, on_step=None) -> AutoEncoder:
     final = work / "autoencoder.pt"
+    torch.manual_seed(s.seed)  # the initial weights do not depend on which stages ran before
     ae = AutoEncoder(cfg)
     if final.exists():
         ae.load_state_dict(torch.load(final)["model"])
@@ -104,6 +105,8 @@ def train_autoencoder(cfg: ModelConfig, s: AutoencoderSettings, work: Path, chec
     start = _resume(work / "autoencoder.ckpt", {"model": ae, "opt": opt})
     progress = Progress("autoencoder", s.steps, start)
     for step in range(start, s.steps):
+        if on_step is not None:
+            on_step(step)  # tests interrupt here
         for group in opt.param_groups:
             group["lr"] = s.lr * 0.5 * (1 + math.cos(math.pi * step / s.steps))
         images, _, _ = scenes.batch(s.seed, step * s.batch, s.batch)
@@ -154,6 +157,7 @@ def _resume(path: Path, objects: dict) -> int:
 
 def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: Path, checkpoint_every: int = 250) -> tuple[UNet, TextEncoder]:
     final = work / "teacher.pt"
+    torch.manual_seed(s.seed)
     unet, text = UNet(cfg), TextEncoder(cfg)
     if final.exists():
         state = torch.load(final)
@@ -210,6 +214,19 @@ class StudentResult:
     curve: list[dict] = field(default_factory=list)
 
 
+def vsd_gradient(x0: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """VSD's gradient with respect to the student's x0: the LoRA teacher's denoised estimate minus
+    the frozen teacher's (so a descent step moves x0 towards the teacher's and away from the
+    student's own distribution), normalised per sample by |x0 − real| as in DMD."""
+    weight = 1.0 / (x0 - real).abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-4)
+    return (fake - real) * weight
+
+
+def vsd_loss(x0: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """A surrogate whose gradient with respect to x0 is `grad` / batch."""
+    return 0.5 * F.mse_loss(x0, (x0 - grad).detach(), reduction="sum") / x0.shape[0]
+
+
 def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet, text: TextEncoder, ae: AutoEncoder,
                   work: Path, evaluate_fn=None, checkpoint_every: int = 100) -> StudentResult:
     """VSD distillation of the teacher into a one-step generator (SwiftBrush), with PG-SB's random
@@ -221,6 +238,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
         student.load_state_dict(state["unet"])
         return StudentResult(student, state["curve"])
     student.load_state_dict(teacher.state_dict())
+    torch.manual_seed(s.seed)  # the LoRA initialisation
     frozen_teacher = copy.deepcopy(teacher).eval().requires_grad_(False)
     lora_teacher = copy.deepcopy(teacher)
     lora_params = add_lora(lora_teacher, s.lora_rank, s.lora_scale)
@@ -258,10 +276,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
             xt = add_noise(x0.detach(), noise, t)
             real = x0_from_eps(xt, guided_eps(frozen_teacher, xt, t, cond, uncond, kappa_real), t)
             fake = x0_from_eps(xt, guided_eps(lora_teacher, xt, t, cond, uncond, kappa_fake), t)
-            # The VSD gradient in x0 form, normalised per sample as in DMD.
-            weight = 1.0 / (x0.detach() - real).abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-4)
-            grad = (fake - real) * weight
-        loss = 0.5 * F.mse_loss(x0, (x0 - grad).detach(), reduction="sum") / s.batch
+        loss = vsd_loss(x0, vsd_gradient(x0.detach(), real, fake))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)

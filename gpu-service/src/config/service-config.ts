@@ -14,7 +14,7 @@ import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
  * | `SIGNATURE_WINDOW_S` | `300` | accepted clock skew of signed requests, seconds |
  * | `MODEL_ID` | `snoopi-default` | id under which the loaded bundle is served |
  * | `MODEL_DIR` | (unset) | model bundle folder (Optimum ONNX layout); unset: the built-in default |
- * | `MODEL_CACHE_DIR` | `<repo>/.cache/bundles` | where the built-in default bundle is generated |
+ * | `MODEL_CACHE_DIR` | `<repo>/.cache/bundles` | where bundles from MODEL_S3_URI are cached |
  * | `DEVICE` | `cpu` | execution provider: `cpu` or `cuda` (falls back to cpu, logged) |
  * | `ORT_THREADS` | `0` | onnxruntime intra-op threads (0: one per core) |
  * | `NAG_NORM` | `l2` | NAG's per-token norm, `l1` or `l2` |

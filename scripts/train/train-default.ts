@@ -1,0 +1,93 @@
+/**
+ * `npm run train:default`: trains the built-in default model with the project's PG-SB recipe
+ * (training/, PyTorch on the CPU) and installs the result as gpu-service/assets/default-bundle.
+ * Rerun the same command after an interruption: every stage resumes from its last checkpoint.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { DEFAULT_BUNDLE_DIR } from '../../gpu-service/src/bundle/default-bundle.ts'
+import { compareWithReference, readReferenceCases } from '../../gpu-service/src/bundle/trained-bundle-reference.ts'
+import { OneStepPipeline } from '../../gpu-service/src/pipeline/one-step-pipeline.ts'
+import { writeHfTokenizerFiles } from '../../gpu-service/src/tokenizer/hf-tokenizer-files.ts'
+import { ensureTrainingPython } from './python-env.ts'
+
+const ROOT = resolve(import.meta.dirname, '../..')
+const HELP = `Usage: npm run train:default [-- options]
+
+Trains the built-in default model (procedural shapes, 32×32) with the PG-SB recipe in training/:
+autoencoder → teacher → PG-SB student and fixed-κ SwiftBrush student → evaluation → ONNX export,
+then checks the bundle in the TypeScript pipeline and installs it as gpu-service/assets/default-bundle.
+About an hour on two CPU cores. Interrupted? Run the same command again: it resumes.
+
+Options:
+  --work <dir>      checkpoints (default .cache/training)
+  --out <dir>       where the bundle is installed (default gpu-service/assets/default-bundle)
+  --results <dir>   tables, curves and the plot (default training/results)
+  --until <stage>   stop after autoencoder|teacher|pgsb|swiftbrush|evaluate|export
+  --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
+  --help            this text
+
+Needs Debian's python3-torch, python3-numpy, python3-pil, libopenblas0-pthread (installed with apt
+when missing and run as root).`
+
+export async function trainDefault(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      work: { type: 'string', default: join(ROOT, '.cache/training') },
+      out: { type: 'string', default: DEFAULT_BUNDLE_DIR },
+      results: { type: 'string', default: join(ROOT, 'training/results') },
+      until: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(HELP)
+    return 0
+  }
+  const out = resolve(values.out)
+  const python = ensureTrainingPython()
+  const args = ['-m', 'snoopi_train', '--work', resolve(values.work), '--out', out, '--results', resolve(values.results)]
+  if (values.until) args.push('--until', values.until)
+  if (values.quick) args.push('--quick')
+  const code = await new Promise<number>((done, fail) => {
+    const child = spawn(python, args, { cwd: join(ROOT, 'training'), stdio: 'inherit' })
+    child.on('error', fail)
+    child.on('exit', (status, signal) => done(status ?? (signal ? 128 : 1)))
+  })
+  if (code !== 0) {
+    console.error(`training stopped (exit ${code}); run the same command again to resume from the last checkpoint`)
+    return code
+  }
+  if (values.until && values.until !== 'export') return 0
+  await installBundle(`${out}.staging`, out)
+  return 0
+}
+
+/** Adds the tokenizer, checks the staged bundle against PyTorch's reference images, then swaps it in. */
+export async function installBundle(staging: string, out: string, log: (line: string) => void = console.log): Promise<void> {
+  if (!existsSync(join(staging, 'snoopi.json'))) throw new Error(`no exported bundle in ${staging}`)
+  writeHfTokenizerFiles(join(staging, 'tokenizer'), { padToken: '<|endoftext|>' })
+  const pipeline = await OneStepPipeline.load(staging, { threads: 1 })
+  try {
+    for (const reference of readReferenceCases(staging)) {
+      const { maxDiff, meanDiff } = await compareWithReference(pipeline, reference)
+      log(`[install] "${reference.prompt}"${reference.negative_prompt ? ` minus "${reference.negative_prompt}"` : ''}: max pixel difference ${maxDiff}, mean ${meanDiff.toFixed(3)}`)
+      if (maxDiff > 2) throw new Error(`the ONNX bundle does not reproduce PyTorch's image (max difference ${maxDiff} levels)`)
+    }
+  } finally {
+    await pipeline.dispose()
+  }
+  const previous = `${out}.previous`
+  rmSync(previous, { recursive: true, force: true })
+  if (existsSync(out)) renameSync(out, previous)
+  renameSync(staging, out)
+  rmSync(previous, { recursive: true, force: true })
+  const snoopi = JSON.parse(readFileSync(join(out, 'snoopi.json'), 'utf8')) as { version: string; nasa_alpha: number }
+  log(`[install] default bundle ${snoopi.version} (NASA α ${snoopi.nasa_alpha}) installed in ${out}`)
+}
+
+if (import.meta.main) process.exitCode = await trainDefault(process.argv.slice(2))

@@ -1,0 +1,190 @@
+import copy
+import tempfile
+import unittest
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from tests.helpers import TINY
+from snoopi_train import scenes
+from snoopi_train.clip_ids import caption_ids
+from snoopi_train.diffusion import add_noise, guided_eps, one_step
+from snoopi_train.nets import AutoEncoder, TextEncoder, UNet, add_lora
+from snoopi_train.stages import (AutoencoderSettings, StudentSettings, TeacherSettings, sample_kappa, train_autoencoder,
+                                 train_student, train_teacher, vsd_gradient, vsd_loss)
+
+
+def fixed_batch(size=16):
+    images, captions, _ = scenes.batch(4, 0, size)
+    return torch.from_numpy(images), torch.tensor([caption_ids(c) for c in captions])
+
+
+def losses_over(steps, step_fn):
+    return [step_fn() for _ in range(steps)]
+
+
+class LossesDecreaseTest(unittest.TestCase):
+    def setUp(self):
+        torch.manual_seed(0)
+
+    def test_autoencoder_reconstruction_loss(self):
+        ae = AutoEncoder(TINY)
+        opt = torch.optim.Adam(ae.parameters(), lr=3e-3)
+        x, _ = fixed_batch()
+
+        def step():
+            loss = F.l1_loss(ae.decoder(ae.encoder(x)), x)
+            opt.zero_grad(), loss.backward(), opt.step()
+            return loss.item()
+
+        losses = losses_over(40, step)
+        self.assertLess(losses[-1], 0.7 * losses[0])
+
+    def test_teacher_denoising_loss_with_the_text_encoder(self):
+        unet, text = UNet(TINY), TextEncoder(TINY)
+        opt = torch.optim.Adam(list(unet.parameters()) + list(text.parameters()), lr=2e-3)
+        _, ids = fixed_batch()
+        x0 = torch.randn(16, 4, 8, 8)
+        noise, t = torch.randn_like(x0), torch.randint(0, 1000, (16,))
+
+        def step():
+            loss = F.mse_loss(unet(add_noise(x0, noise, t), t, text(ids)), noise)
+            opt.zero_grad(), loss.backward(), opt.step()
+            return loss.item()
+
+        losses = losses_over(40, step)
+        self.assertLess(losses[-1], 0.7 * losses[0])
+
+    def test_lora_teacher_loss_and_only_lora_weights_train(self):
+        teacher, text = UNet(TINY), TextEncoder(TINY)
+        lora = copy.deepcopy(teacher)
+        params = add_lora(lora, rank=4, scale=2.0)
+        self.assertTrue(params)
+        self.assertEqual({id(p) for p in lora.parameters() if p.requires_grad}, {id(p) for p in params})
+        _, ids = fixed_batch()
+        context = text(ids).detach()
+        x0 = torch.randn(16, 4, 8, 8)
+        noise, t = torch.randn_like(x0), torch.randint(0, 1000, (16,))
+        with torch.no_grad():  # zero-initialised B: the LoRA teacher starts as the teacher
+            torch.testing.assert_close(lora(x0, t, context), teacher(x0, t, context))
+        opt = torch.optim.Adam(params, lr=1e-2)
+
+        def step():
+            loss = F.mse_loss(lora(add_noise(x0, noise, t), t, context), noise)
+            opt.zero_grad(), loss.backward(), opt.step()
+            return loss.item()
+
+        losses = losses_over(30, step)
+        self.assertLess(losses[-1], 0.9 * losses[0])
+
+    def test_vsd_gradient_moves_the_student_towards_the_teacher(self):
+        x0 = torch.randn(8, 4, 8, 8, requires_grad=True)
+        real = torch.randn(8, 4, 8, 8)
+        fake = x0.detach().clone()  # the LoRA teacher has learnt the student's samples exactly
+        grad = vsd_gradient(x0.detach(), real, fake)
+        loss = vsd_loss(x0, grad)
+        self.assertTrue(torch.isfinite(loss))
+        loss.backward()
+        torch.testing.assert_close(x0.grad, grad / 8)
+        before = (x0 - real).norm()
+        with torch.no_grad():
+            after = (x0 - 0.01 * x0.grad - real).norm()
+        self.assertLess(after, before)
+        self.assertTrue(torch.equal(vsd_gradient(x0.detach(), real, real), torch.zeros_like(real)))
+
+    def test_guided_eps_is_the_cfg_combination(self):
+        unet, text = UNet(TINY), TextEncoder(TINY)
+        _, ids = fixed_batch(4)
+        cond, uncond = text(ids).detach(), text(torch.tensor([caption_ids("")] * 4)).detach()
+        x, t = torch.randn(4, 4, 8, 8), torch.full((4,), 500)
+        with torch.no_grad():
+            e_c, e_u = unet(x, t, cond), unet(x, t, uncond)
+            torch.testing.assert_close(guided_eps(unet, x, t, cond, uncond, 3.0), e_u + 3.0 * (e_c - e_u), rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(guided_eps(unet, x, t, cond, uncond, 1.0), e_c, rtol=1e-4, atol=1e-5)
+
+
+class KappaTest(unittest.TestCase):
+    def test_pgsb_draws_kappa_uniformly_in_range_for_both_teachers(self):
+        settings = StudentSettings(kappa_mode="random", kappa_min=0.5, kappa_max=4.0)
+        g = torch.Generator().manual_seed(1)
+        draws = [sample_kappa(settings, g) for _ in range(4000)]
+        self.assertTrue(all(real == fake for real, fake in draws))
+        values = torch.tensor([real for real, _ in draws])
+        self.assertGreaterEqual(values.min().item(), 0.5)
+        self.assertLess(values.max().item(), 4.0)
+        self.assertAlmostEqual(values.mean().item(), 2.25, delta=0.06)  # standard error 0.016
+        self.assertAlmostEqual(values.var().item(), 3.5**2 / 12, delta=0.08)
+        for quarter in range(4):  # each quarter of the range gets about a quarter of the draws
+            low = 0.5 + 0.875 * quarter
+            share = ((values >= low) & (values < low + 0.875)).float().mean().item()
+            self.assertAlmostEqual(share, 0.25, delta=0.03)
+
+    def test_the_same_step_draws_the_same_kappa(self):
+        settings = StudentSettings()
+        a = sample_kappa(settings, torch.Generator().manual_seed(77))
+        b = sample_kappa(settings, torch.Generator().manual_seed(77))
+        self.assertEqual(a, b)
+
+    def test_swiftbrush_uses_a_fixed_kappa_on_the_frozen_teacher_only(self):
+        settings = StudentSettings(kappa_mode="fixed", kappa_fixed=4.5)
+        g = torch.Generator().manual_seed(1)
+        self.assertEqual({sample_kappa(settings, g) for _ in range(50)}, {(4.5, 1.0)})
+
+    def test_unknown_mode_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "kappa_mode"):
+            sample_kappa(StudentSettings(kappa_mode="cosine"), torch.Generator())
+
+
+class ResumeTest(unittest.TestCase):
+    def test_checkpoint_then_resume_matches_an_uninterrupted_run(self):
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+            whole = train_autoencoder(TINY, AutoencoderSettings(steps=12, batch=8), Path(a), checkpoint_every=4)
+            stopped = _StopAfter(8)
+            with self.assertRaises(_Interrupted):
+                train_autoencoder(TINY, AutoencoderSettings(steps=12, batch=8), Path(b), checkpoint_every=4, on_step=stopped)
+            self.assertTrue((Path(b) / "autoencoder.ckpt").exists())
+            resumed = train_autoencoder(TINY, AutoencoderSettings(steps=12, batch=8), Path(b), checkpoint_every=4)
+            for (name, p), (_, q) in zip(whole.state_dict().items(), resumed.state_dict().items()):
+                torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
+            # A finished stage is loaded, not retrained.
+            again = train_autoencoder(TINY, AutoencoderSettings(steps=12, batch=8), Path(b), checkpoint_every=4, on_step=_StopAfter(0))
+            torch.testing.assert_close(again.decoder.net[0].weight, resumed.decoder.net[0].weight)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _StopAfter:
+    def __init__(self, steps):
+        self.steps = steps
+
+    def __call__(self, step):
+        if step >= self.steps:
+            raise _Interrupted()
+
+
+class StudentTest(unittest.TestCase):
+    def test_students_train_record_a_curve_and_resume(self):
+        with tempfile.TemporaryDirectory() as work:
+            work = Path(work)
+            ae = train_autoencoder(TINY, AutoencoderSettings(steps=3, batch=8), work)
+            teacher, text = train_teacher(TINY, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1), ae, work)
+            points = []
+            curve_fn = lambda unet: points.append(1) or {"held_out": 0.5}  # noqa: E731
+            for mode in ("random", "fixed"):
+                settings = StudentSettings(kappa_mode=mode, steps=6, batch=4, eval_every=3, lora_rank=4)
+                result = train_student(f"student-{mode}", TINY, settings, teacher, text, ae, work, curve_fn, checkpoint_every=3)
+                self.assertEqual([p["step"] for p in result.curve], [0, 3, 6])
+                changed = any(not torch.equal(p, q) for p, q in zip(result.unet.parameters(), teacher.parameters()))
+                self.assertTrue(changed, mode)
+                z = torch.randn(2, 4, 8, 8)
+                with torch.no_grad():
+                    self.assertTrue(torch.isfinite(one_step(result.unet, z, text(torch.tensor([caption_ids("a red circle")] * 2)))).all())
+            self.assertTrue((work / "student-random.pt").exists())
+            self.assertFalse((work / "student-random.ckpt").exists())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -90,4 +90,11 @@ export async function installBundle(staging: string, out: string, log: (line: st
   log(`[install] default bundle ${snoopi.version} (NASA α ${snoopi.nasa_alpha}) installed in ${out}`)
 }
 
-if (import.meta.main) process.exitCode = await trainDefault(process.argv.slice(2))
+if (import.meta.main) {
+  try {
+    process.exitCode = await trainDefault(process.argv.slice(2))
+  } catch (error) {
+    console.error(`train:default: ${(error as Error).message}`)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { ensureTrainingPython } from './python-env.ts'
+import { installBundle, trainDefault } from './train-default.ts'
+
+/** Exports a small random-weight model with the training code, as `npm run train:default` would stage it. */
+let python = ''
+function stageRandomBundle(dir: string): void {
+  const script = `
+import sys, torch
+from pathlib import Path
+from tests.helpers import TINY
+from snoopi_train.nets import AutoEncoder, TextEncoder, UNet
+from snoopi_train.export import export_bundle, reference_images
+from snoopi_train.stages import write_json
+torch.manual_seed(1)
+text, unet, ae = TextEncoder(TINY), UNet(TINY), AutoEncoder(TINY)
+ae.scaling_factor.fill_(1.7)
+out = Path(sys.argv[1])
+export_bundle(out, TINY, text, unet, ae, nasa_alpha=0.9, version="random-test")
+write_json(out / "reference-images.json", reference_images(text, unet, ae, 0.9))`
+  const result = spawnSync(python, ['-c', script, dir], { cwd: resolve(import.meta.dirname, '../../training'), encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } })
+  if (result.status !== 0) throw new Error(result.stderr)
+}
+
+beforeAll(() => {
+  python = ensureTrainingPython()
+}, 600_000)
+
+describe('installBundle', { timeout: 120_000 }, () => {
+  it('adds the tokenizer, checks the ONNX files against PyTorch (NASA included) and swaps the bundle in', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'snoopi-install-'))
+    const out = join(root, 'default-bundle')
+    stageRandomBundle(`${out}.staging`)
+    const lines: string[] = []
+    await installBundle(`${out}.staging`, out, (line) => lines.push(line))
+    expect(existsSync(`${out}.staging`)).toBe(false)
+    expect(existsSync(join(out, 'tokenizer', 'vocab.json'))).toBe(true)
+    const compared = lines.filter((l) => l.includes('max pixel difference'))
+    expect(compared).toHaveLength(4)
+    expect(compared.some((l) => l.includes('minus "blue square"'))).toBe(true)
+    for (const line of compared) expect(line).toMatch(/max pixel difference [0-2],/)
+    expect(lines.at(-1)).toMatch(/default bundle random-test \(NASA α 0.9\) installed/)
+  })
+
+  it('refuses a bundle that does not reproduce its reference images and keeps the installed one', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'snoopi-install-'))
+    const out = join(root, 'default-bundle')
+    stageRandomBundle(`${out}.staging`)
+    await installBundle(`${out}.staging`, out, () => {})
+    const installed = readFileSync(join(out, 'snoopi.json'), 'utf8')
+
+    stageRandomBundle(`${out}.staging`)
+    const referencePath = join(`${out}.staging`, 'reference-images.json')
+    const cases = JSON.parse(readFileSync(referencePath, 'utf8')) as { rgb_base64: string }[]
+    const pixels = Buffer.from(cases[0]!.rgb_base64, 'base64')
+    pixels[100] = (pixels[100]! + 40) % 256
+    cases[0]!.rgb_base64 = pixels.toString('base64')
+    writeFileSync(referencePath, JSON.stringify(cases))
+    writeFileSync(join(`${out}.staging`, 'snoopi.json'), installed.replace('random-test', 'tampered'))
+    await expect(installBundle(`${out}.staging`, out, () => {})).rejects.toThrow(/does not reproduce PyTorch's image/)
+    expect(readFileSync(join(out, 'snoopi.json'), 'utf8')).toBe(installed)
+  })
+})
+
+describe('npm run train:default', () => {
+  it('explains itself with --help', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {})
+    expect(await trainDefault(['--help'])).toBe(0)
+    expect(log.mock.calls.flat().join('\n')).toMatch(/Usage: npm run train:default[\s\S]*resumes/)
+    log.mockRestore()
+  })
+
+  it('refuses unknown options', async () => {
+    await expect(trainDefault(['--epochs', '3'])).rejects.toThrow(/Unknown option '--epochs'/)
+  })
+})

@@ -26,6 +26,7 @@ Options:
   --out <dir>       where the bundle is installed (default gpu-service/assets/default-bundle)
   --results <dir>   tables, curves and the plot (default training/results)
   --until <stage>   stop after autoencoder|teacher|pgsb|swiftbrush|evaluate|export
+  --student-steps N steps of each student (default 2500); a larger N later extends finished students
   --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
   --help            this text
 
@@ -40,6 +41,7 @@ export async function trainDefault(argv: string[]): Promise<number> {
       out: { type: 'string', default: DEFAULT_BUNDLE_DIR },
       results: { type: 'string', default: join(ROOT, 'training/results') },
       until: { type: 'string' },
+      'student-steps': { type: 'string' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -52,6 +54,7 @@ export async function trainDefault(argv: string[]): Promise<number> {
   const python = ensureTrainingPython()
   const args = ['-m', 'snoopi_train', '--work', resolve(values.work), '--out', out, '--results', resolve(values.results)]
   if (values.until) args.push('--until', values.until)
+  if (values['student-steps']) args.push('--student-steps', values['student-steps'])
   if (values.quick) args.push('--quick')
   const code = await new Promise<number>((done, fail) => {
     const child = spawn(python, args, { cwd: join(ROOT, 'training'), stdio: 'inherit' })

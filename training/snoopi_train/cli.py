@@ -25,6 +25,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("../gpu-service/assets/default-bundle"), help="where the exported bundle goes")
     p.add_argument("--results", type=Path, default=Path("results"), help="evaluation tables, curves and plot (default training/results)")
     p.add_argument("--until", choices=STAGES, default="export", help="stop after this stage")
+    p.add_argument("--student-steps", type=int, default=None,
+                   help=f"training steps of each student (default {StudentSettings().steps}); raising it later extends finished students")
     p.add_argument("--quick", action="store_true", help="a few steps per stage (for tests); never for the real model")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads (default: all cores)")
     return p.parse_args(argv)
@@ -38,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = ModelConfig()
     ae_s, teacher_s = AutoencoderSettings(), TeacherSettings()
     pgsb_s, sb_s = StudentSettings(kappa_mode="random"), StudentSettings(kappa_mode="fixed")
+    if args.student_steps is not None:
+        if args.student_steps < 1:
+            raise SystemExit("--student-steps must be at least 1")
+        pgsb_s.steps = sb_s.steps = args.student_steps
     if args.quick:
         ae_s.steps, teacher_s.steps, teacher_s.text_steps, teacher_s.warmup = 20, 30, 15, 5
         for s in (pgsb_s, sb_s):

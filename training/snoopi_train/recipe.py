@@ -28,8 +28,10 @@ def finish(args, cfg, ae, teacher, text, pgsb_s, sb_s) -> None:
         return
 
     evaluation_file = args.work / "evaluation.json"
-    if evaluation_file.exists():
-        results = json.loads(evaluation_file.read_text())
+    trained = {"pgsb_steps": pgsb_s.steps, "swiftbrush_steps": sb_s.steps}
+    cached = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else None
+    if cached is not None and cached.get("trained") == trained:
+        results = cached
     else:
         results = evaluate_all(args, ae, teacher, pgsb.unet, swiftbrush.unet, encode, pgsb.curve, swiftbrush.curve, pgsb_s, sb_s)
         write_json(evaluation_file, results)
@@ -80,6 +82,7 @@ def evaluate_all(args, ae, teacher, pgsb, swiftbrush, encode, pgsb_curve, sb_cur
     }
     log("evaluate", f"removal success without NASA {results['nasa']['without']['success']:.3f}, with NASA {results['nasa']['with']['success']:.3f}")
     results["settings"] = {"pgsb": pgsb_s.__dict__, "swiftbrush": sb_s.__dict__, "seeds_per_caption": seeds_per_caption}
+    results["trained"] = {"pgsb_steps": pgsb_s.steps, "swiftbrush_steps": sb_s.steps}
     return results
 
 

@@ -233,10 +233,17 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     guidance scale when `kappa_mode == "random"`. `evaluate_fn(unet) -> dict` gives the curve."""
     final = work / f"{name}.pt"
     student = UNet(cfg)
+    ckpt = work / f"{name}.ckpt"
     if final.exists():
         state = torch.load(final)
-        student.load_state_dict(state["unet"])
-        return StudentResult(student, state["curve"])
+        done = int(state.get("step", s.steps))
+        if done >= s.steps or "lora_teacher" not in state:
+            student.load_state_dict(state["unet"])
+            return StudentResult(student, state["curve"])
+        # A finished student asked to train longer: carry on from its final state.
+        log(name, f"extending from step {done} to {s.steps}")
+        save_atomic(state, ckpt)
+        final.unlink()
     student.load_state_dict(teacher.state_dict())
     torch.manual_seed(s.seed)  # the LoRA initialisation
     frozen_teacher = copy.deepcopy(teacher).eval().requires_grad_(False)
@@ -244,7 +251,6 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     lora_params = add_lora(lora_teacher, s.lora_rank, s.lora_scale)
     opt = torch.optim.Adam(student.parameters(), lr=s.lr, betas=(0.0, 0.999))
     lora_opt = torch.optim.Adam(lora_params, lr=s.lora_lr)
-    ckpt = work / f"{name}.ckpt"
     curve: list[dict] = []
     start = 0
     if ckpt.exists():
@@ -300,7 +306,9 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
         if (step + 1) % checkpoint_every == 0:
             save_atomic({"step": step + 1, "unet": student.state_dict(), "lora_teacher": lora_teacher.state_dict(),
                          "opt": opt.state_dict(), "lora_opt": lora_opt.state_dict(), "curve": curve}, ckpt)
-    save_atomic({"unet": student.state_dict(), "curve": curve, "settings": s.__dict__}, final)
+    # The final file keeps the whole training state, so a later run with more steps can extend it.
+    save_atomic({"step": s.steps, "unet": student.state_dict(), "lora_teacher": lora_teacher.state_dict(), "opt": opt.state_dict(),
+                 "lora_opt": lora_opt.state_dict(), "curve": curve, "settings": s.__dict__}, final)
     ckpt.unlink(missing_ok=True)
     log(name, "done")
     return StudentResult(student, curve)

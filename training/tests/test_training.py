@@ -184,6 +184,11 @@ class StudentTest(unittest.TestCase):
                     self.assertTrue(torch.isfinite(one_step(result.unet, z, text(torch.tensor([caption_ids("a red circle")] * 2)))).all())
             self.assertTrue((work / "student-random.pt").exists())
             self.assertFalse((work / "student-random.ckpt").exists())
+            # Asking for more steps later extends the finished student instead of starting again.
+            longer = StudentSettings(kappa_mode="random", steps=9, batch=4, eval_every=3, lora_rank=4)
+            extended = train_student("student-random", TINY, longer, teacher, text, ae, work, curve_fn, checkpoint_every=3)
+            self.assertEqual([p["step"] for p in extended.curve], [0, 3, 6, 9])
+            self.assertEqual(torch.load(work / "student-random.pt")["step"], 9)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ const HELP = `Usage: npm run train:default [-- options]
 Trains the built-in default model (procedural shapes, 32×32) with the PG-SB recipe in training/:
 autoencoder → teacher → PG-SB student and fixed-κ SwiftBrush student → evaluation → ONNX export,
 then checks the bundle in the TypeScript pipeline and installs it as gpu-service/assets/default-bundle.
-About an hour on two CPU cores. Interrupted? Run the same command again: it resumes.
+About 100 minutes on two CPU cores. Interrupted? Run the same command again: it resumes.
 
 Options:
   --work <dir>      checkpoints (default .cache/training)
   --out <dir>       where the bundle is installed (default gpu-service/assets/default-bundle)
   --results <dir>   tables, curves and the plot (default training/results)
   --until <stage>   stop after autoencoder|teacher|pgsb|swiftbrush|evaluate|export
-  --student-steps N steps of each student (default 2500); a larger N later extends finished students
+  --student-steps N steps of each student (default 5000); a larger N later extends finished students
   --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
   --help            this text
 

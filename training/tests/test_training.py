@@ -12,7 +12,7 @@ from snoopi_train.clip_ids import caption_ids
 from snoopi_train.diffusion import add_noise, guided_eps, one_step
 from snoopi_train.nets import AutoEncoder, TextEncoder, UNet, add_lora
 from snoopi_train.stages import (AutoencoderSettings, StudentSettings, TeacherSettings, sample_kappa, train_autoencoder,
-                                 train_student, train_teacher, vsd_gradient, vsd_loss)
+                                 student_lr, train_student, train_teacher, vsd_gradient, vsd_loss)
 
 
 def fixed_batch(size=16):
@@ -134,6 +134,15 @@ class KappaTest(unittest.TestCase):
     def test_unknown_mode_is_refused(self):
         with self.assertRaisesRegex(ValueError, "kappa_mode"):
             sample_kappa(StudentSettings(kappa_mode="cosine"), torch.Generator())
+
+
+class StudentScheduleTest(unittest.TestCase):
+    def test_learning_rate_is_constant_then_falls_linearly_to_zero(self):
+        s = StudentSettings(steps=100, lr=1e-4)
+        self.assertEqual([student_lr(s, k) for k in (0, 49)], [1e-4, 1e-4])
+        self.assertAlmostEqual(student_lr(s, 50), 1e-4)
+        self.assertAlmostEqual(student_lr(s, 75), 0.5e-4)
+        self.assertAlmostEqual(student_lr(s, 99), 0.02e-4)
 
 
 class ResumeTest(unittest.TestCase):

@@ -10,6 +10,7 @@ export const TRAINING_PYTHON = process.env.SNOOPI_PYTHON ?? '/usr/bin/python3'
 export const TRAINING_APT_PACKAGES = ['python3-torch', 'python3-numpy', 'python3-pil', 'libopenblas0-pthread', 'fonts-dejavu-core']
 
 const CHECK = 'import torch, numpy, PIL; print(torch.__version__)'
+const APT_LOCK = '/tmp/snoopi-training-apt.lock'
 
 export function trainingPythonVersion(python = TRAINING_PYTHON): string | undefined {
   if (!existsSync(python)) return undefined
@@ -28,13 +29,16 @@ export function ensureTrainingPython(log: (line: string) => void = console.log):
     )
   }
   log(`installing the training tool chain from Debian: ${TRAINING_APT_PACKAGES.join(' ')} (about 2 minutes, once)`)
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  const apt = (...args: string[]) => spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env }).status
-  const install = ['install', '-y', '-q', '--no-install-recommends', ...TRAINING_APT_PACKAGES]
-  // The package lists of a fresh machine may be stale: refresh them only when the install fails.
-  if (apt(...install) !== 0 && (apt('update', '-q'), apt(...install)) !== 0) {
-    throw new Error(`apt-get ${install.join(' ')} failed; see its output above`)
-  }
+  // Test files run in parallel and may all get here: flock makes one install and the others wait,
+  // then find the packages there. The package lists of a fresh machine may be stale: refresh them
+  // only when the install fails.
+  const install = `apt-get install -y -q ${TRAINING_APT_PACKAGES.join(' ')}`
+  const script = `${TRAINING_PYTHON} -c '${CHECK}' >/dev/null 2>&1 || ${install} || { apt-get update -q && ${install}; }`
+  const result = spawnSync('flock', [APT_LOCK, 'sh', '-c', script], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  })
+  if (result.status !== 0) throw new Error(`${install} failed (exit ${result.status ?? result.error?.message}); see its output above`)
   const installed = trainingPythonVersion()
   if (!installed) throw new Error(`installed ${TRAINING_APT_PACKAGES.join(' ')}, but ${TRAINING_PYTHON} still cannot import torch`)
   log(`PyTorch ${installed} ready`)

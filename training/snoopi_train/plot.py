@@ -19,14 +19,14 @@ SERIES_COLOURS = [(200, 40, 40), (40, 80, 200), (40, 150, 70), (150, 150, 150)]
 
 
 def plot_curves(path: Path, series: dict[str, list[tuple[int, float]]], title: str, y_label: str = "held-out prompt adherence") -> None:
-    width, height, left, right, top, bottom = 720, 440, 70, 20, 40, 60
+    width, height, left, right, top, bottom = 720, 460, 70, 36, 60, 60
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     font = _font()
     max_step = max((s for points in series.values() for s, _ in points), default=1) or 1
     px = lambda step: left + (width - left - right) * step / max_step  # noqa: E731
     py = lambda value: top + (height - top - bottom) * (1 - value)  # noqa: E731
-    draw.text((left, 12), _text(title, font), fill="black", font=font)
+    draw.text((left, 8), _text(title, font), fill="black", font=font)
     for tick in range(0, 11, 2):
         y = py(tick / 10)
         draw.line([(left, y), (width - right, y)], fill=(230, 230, 230))
@@ -36,7 +36,7 @@ def plot_curves(path: Path, series: dict[str, list[tuple[int, float]]], title: s
         draw.text((px(step) - 12, height - bottom + 8), _text(str(step), font), fill="black", font=font)
     draw.rectangle([left, top, width - right, height - bottom], outline="black")
     draw.text((width // 2 - 60, height - 28), _text("student training step", font), fill="black", font=font)
-    draw.text((8, top - 24), _text(y_label, font), fill="black", font=font)
+    draw.text((8, 32), _text(y_label, font), fill="black", font=font)
     for n, (name, points) in enumerate(series.items()):
         colour = SERIES_COLOURS[n % len(SERIES_COLOURS)]
         xy = [(px(s), py(v)) for s, v in points]

@@ -105,7 +105,7 @@ describe('local stack (npm start)', () => {
     while (!(await list()).data[0]?.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
     expect((await list()).data[0]).toEqual(expect.objectContaining({ ready: true, sizes: ['32x32'] }))
     expect(output).toMatch(/GET \/v1\/models 200/)
-    expect(output).toMatch(/model snoopi-default ready: SNOOPI tiny/)
+    expect(output).toMatch(/model snoopi-default ready: SNOOPI shapes 32×32 \(PG-SB one-step student/)
   })
 
   it('serves an OpenAI client end to end: admin key → generation → image URL → cache hit', async () => {
@@ -127,6 +127,8 @@ describe('local stack (npm start)', () => {
     expect(image.headers.get('content-type')).toBe('image/png')
     const bytes = new Uint8Array(await image.arrayBuffer())
     expect(Array.from(bytes.slice(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+    const ihdr = new DataView(bytes.buffer, 16, 8) // the trained default model draws 32×32
+    expect([ihdr.getUint32(0), ihdr.getUint32(4)]).toEqual([32, 32])
     const second = await client.images.generate(request).withResponse()
     expect(second.response.headers.get('x-cache')).toBe('HIT')
     expect(second.data.data?.[0]?.url).toBe(url)

@@ -41,7 +41,7 @@ def finish(args, cfg, ae, teacher, text, pgsb_s, sb_s) -> None:
 
     alpha = results["nasa"]["alpha"]
     staging = args.out.with_name(args.out.name + ".staging")
-    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version="shapes-pgsb-v1")
+    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version="shapes-pgsb-v2")
     write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 

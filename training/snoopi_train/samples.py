@@ -1,0 +1,49 @@
+"""A picture of what the default model draws: prompts in the top row, the same seeds with a negative
+prompt (NASA, the bundle's α) below. `python3 -m snoopi_train.samples` after training."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from .evaluate import one_step_images  # noqa: E402
+from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet  # noqa: E402
+from .stages import CaptionEncoder  # noqa: E402
+
+PAIRS = [
+    ("a red circle and a blue square on a white background", "blue square"),
+    ("a green triangle and a yellow circle on a white background", "yellow circle"),
+    ("a blue circle and a red triangle on a white background", "red triangle"),
+    ("a red square and a blue triangle on a white background", "red square"),
+    ("a green square and a yellow triangle on a white background", "green square"),
+    ("a blue triangle and a yellow square on a white background", "yellow square"),
+]
+
+
+def main(work: Path, results: Path) -> None:
+    cfg = ModelConfig()
+    ae, teacher_state = AutoEncoder(cfg), torch.load(work / "teacher.pt")
+    ae.load_state_dict(torch.load(work / "autoencoder.pt")["model"])
+    text, unet = TextEncoder(cfg), UNet(cfg)
+    text.load_state_dict(teacher_state["text_encoder"])
+    unet.load_state_dict(torch.load(work / "pgsb.pt")["unet"])
+    alpha = json.loads((results / "evaluation.json").read_text())["nasa"]["alpha"]
+    encode = CaptionEncoder(text)
+    prompts = [p for p, _ in PAIRS for _ in range(2)]
+    negatives = [n for _, n in PAIRS for _ in range(2)]
+    seeds = list(range(len(prompts)))
+    plain = one_step_images(unet, ae, encode, prompts, seeds)
+    steered = one_step_images(unet, ae, encode, prompts, seeds, negatives=negatives, alpha=alpha)
+    grid = np.concatenate([np.concatenate(list(plain), axis=1), np.concatenate(list(steered), axis=1)], axis=0)
+    Image.fromarray(grid).resize((grid.shape[1] * 4, grid.shape[0] * 4), Image.NEAREST).save(results / "samples.png")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../.cache/training"), Path("results"))

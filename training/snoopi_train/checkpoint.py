@@ -2,6 +2,7 @@
 progress lines with throughput and time left."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -38,3 +39,8 @@ def log(stage: str, message: str) -> None:
 def step_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
     """The random stream of one training step, independent of how the run was interrupted."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step * 7919 + salt) % (2**63))
+
+
+def write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2) + "\n")

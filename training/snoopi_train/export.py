@@ -5,12 +5,12 @@ vendored CLIP merge list."""
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .checkpoint import write_json
 from .clip_ids import caption_ids
 from .detector import to_uint8
 from .diffusion import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, ONE_STEP_TIMESTEP, one_step
@@ -38,11 +38,6 @@ class _UNetExport(nn.Module):
         return self.unet(sample, timestep, encoder_hidden_states)
 
 
-def _json(path: Path, value) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2) + "\n")
-
-
 def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     text, unet, ae = text.eval(), unet.eval(), ae.eval()
@@ -64,33 +59,33 @@ def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae
                       input_names=["latent_sample"], output_names=["sample"],
                       dynamic_axes={"latent_sample": {0: "batch"}, "sample": {0: "batch"}}, do_constant_folding=True)
 
-    _json(out / "model_index.json", {
+    write_json(out / "model_index.json", {
         "_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.31.0",
         "feature_extractor": [None, None], "requires_safety_checker": False, "safety_checker": [None, None],
         "scheduler": ["diffusers", "EulerDiscreteScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
         "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
         "vae_decoder": ["diffusers", "AutoencoderKL"],
     })
-    _json(out / "scheduler" / "scheduler_config.json", {
+    write_json(out / "scheduler" / "scheduler_config.json", {
         "_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.31.0", "beta_start": BETA_START, "beta_end": BETA_END,
         "beta_schedule": "scaled_linear", "num_train_timesteps": NUM_TRAIN_TIMESTEPS, "prediction_type": "epsilon",
         "steps_offset": 1, "timestep_spacing": "trailing",
     })
-    _json(out / "text_encoder" / "config.json", {
+    write_json(out / "text_encoder" / "config.json", {
         "architectures": ["CLIPTextModel"], "hidden_size": cfg.text_width, "num_hidden_layers": cfg.text_layers,
         "num_attention_heads": cfg.text_heads, "hidden_act": "quick_gelu", "max_position_embeddings": 77, "vocab_size": 49408,
     })
-    _json(out / "unet" / "config.json", {
+    write_json(out / "unet" / "config.json", {
         "_class_name": "UNet2DConditionModel", "sample_size": 8, "in_channels": cfg.latent_channels, "out_channels": cfg.latent_channels,
         "block_out_channels": list(cfg.unet_channels), "layers_per_block": 1, "cross_attention_dim": cfg.text_width,
         "attention_head_dim": cfg.head_dim, "norm_num_groups": cfg.norm_groups, "use_linear_projection": True,
         "snoopi_trained_by": "training/ (PG-SB)",
     })
-    _json(out / "vae_decoder" / "config.json", {
+    write_json(out / "vae_decoder" / "config.json", {
         "_class_name": "AutoencoderKL", "latent_channels": cfg.latent_channels, "block_out_channels": list(cfg.ae_channels),
         "scaling_factor": float(ae.scaling_factor), "snoopi_note": "a small deterministic autoencoder trained on the shapes domain",
     })
-    _json(out / "snoopi.json", {
+    write_json(out / "snoopi.json", {
         "display_name": "SNOOPI shapes 32×32 (PG-SB one-step student, trained by training/)",
         "version": version, "backbone": "unknown", "one_step_timestep": ONE_STEP_TIMESTEP,
         "nasa_alpha": round(float(nasa_alpha), 4), "sizes": ["32x32"],

@@ -7,7 +7,7 @@ form `snoopi nasa-rewrite` recognises; `negative_context`/`nasa_alpha` implement
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F

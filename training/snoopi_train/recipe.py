@@ -5,8 +5,6 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
 from .checkpoint import log
 from .evaluate import REMOVAL_PAIRS, adherence, eval_set, one_step_images, removal_rates, student_curve_point, teacher_images
 from .export import export_bundle, reference_images

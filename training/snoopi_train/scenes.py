@@ -76,10 +76,6 @@ def is_held_out(objects: list[tuple[str, str]]) -> bool:
     return any(frozenset(p) in HELD_OUT_PAIRS for p in itertools.combinations(objects, 2))
 
 
-def _bounding_half_extent(kind: str, radius: float) -> float:
-    return radius
-
-
 def _place(rng: np.random.Generator, radii: list[float]) -> list[tuple[float, float]] | None:
     centres: list[tuple[float, float]] = []
     for r in radii:

@@ -6,7 +6,6 @@ it is done; a rerun skips finished stages and resumes an interrupted one from it
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from . import scenes
-from .checkpoint import Progress, log, save_atomic, step_generator
+from .checkpoint import Progress, log, save_atomic, step_generator, write_json  # noqa: F401 (write_json re-exported)
 from .clip_ids import caption_ids
 from .diffusion import NUM_TRAIN_TIMESTEPS, add_noise, guided_eps, one_step, x0_from_eps
 from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet, add_lora
@@ -319,8 +318,3 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     ckpt.unlink(missing_ok=True)
     log(name, "done")
     return StudentResult(student, curve)
-
-
-def write_json(path: Path, value) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2) + "\n")

@@ -8,7 +8,6 @@ import base64
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .checkpoint import write_json
 from .clip_ids import caption_ids
@@ -20,37 +19,19 @@ from .noise import gaussian_noise
 OPSET = 17
 
 
-class _TextEncoderExport(nn.Module):
-    def __init__(self, text: TextEncoder):
-        super().__init__()
-        self.text = text
-
-    def forward(self, input_ids):
-        return self.text(input_ids)
-
-
-class _UNetExport(nn.Module):
-    def __init__(self, unet: UNet):
-        super().__init__()
-        self.unet = unet
-
-    def forward(self, sample, timestep, encoder_hidden_states):
-        return self.unet(sample, timestep, encoder_hidden_states)
-
-
 def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     text, unet, ae = text.eval(), unet.eval(), ae.eval()
     ids = torch.tensor([caption_ids("a red circle")], dtype=torch.int32)
     (out / "text_encoder").mkdir(exist_ok=True)
-    torch.onnx.export(_TextEncoderExport(text), (ids,), str(out / "text_encoder" / "model.onnx"), opset_version=OPSET,
+    torch.onnx.export(text, (ids,), str(out / "text_encoder" / "model.onnx"), opset_version=OPSET,
                       input_names=["input_ids"], output_names=["last_hidden_state"],
                       dynamic_axes={"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}}, do_constant_folding=True)
     sample = torch.randn(1, cfg.latent_channels, 8, 8)
     timestep = torch.tensor([ONE_STEP_TIMESTEP], dtype=torch.int64)
     context = text(ids.long()).detach()
     (out / "unet").mkdir(exist_ok=True)
-    torch.onnx.export(_UNetExport(unet), (sample, timestep, context), str(out / "unet" / "model.onnx"), opset_version=OPSET,
+    torch.onnx.export(unet, (sample, timestep, context), str(out / "unet" / "model.onnx"), opset_version=OPSET,
                       input_names=["sample", "timestep", "encoder_hidden_states"], output_names=["out_sample"],
                       dynamic_axes={"sample": {0: "batch"}, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"}, "out_sample": {0: "batch"}},
                       do_constant_folding=True)

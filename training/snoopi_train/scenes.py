@@ -150,16 +150,21 @@ def render(scene: Scene) -> np.ndarray:
     return image
 
 
-def batch(seed: int, start: int, size: int, caption_variants: bool = True) -> tuple[np.ndarray, list[str], list[Scene]]:
-    """Images (N, 3, 32, 32) in [-1, 1], their captions and scenes for indices start..start+size-1."""
+def captions(seed: int, start: int, size: int, caption_variants: bool = True) -> tuple[list[str], list[Scene]]:
+    """The captions and scenes of indices start..start+size-1, without drawing them (the students
+    only need the text)."""
     scenes = [sample_scene(seed, start + i) for i in range(size)]
-    images = np.stack([render(s) for s in scenes]).transpose(0, 3, 1, 2) * 2 - 1
     if caption_variants:
         rng = np.random.default_rng([seed, start, 7])
-        captions = [training_caption(s, rng) for s in scenes]
-    else:
-        captions = [s.caption for s in scenes]
-    return images.astype(np.float32), captions, scenes
+        return [training_caption(s, rng) for s in scenes], scenes
+    return [s.caption for s in scenes], scenes
+
+
+def batch(seed: int, start: int, size: int, caption_variants: bool = True) -> tuple[np.ndarray, list[str], list[Scene]]:
+    """Images (N, 3, 32, 32) in [-1, 1], their captions and scenes for indices start..start+size-1."""
+    texts, scenes = captions(seed, start, size, caption_variants)
+    images = np.stack([render(s) for s in scenes]).transpose(0, 3, 1, 2) * 2 - 1
+    return images.astype(np.float32), texts, scenes
 
 
 def held_out_captions() -> list[tuple[list[tuple[str, str]], str]]:

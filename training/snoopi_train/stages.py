@@ -275,7 +275,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
         for group in opt.param_groups:
             group["lr"] = student_lr(s, step)
         g = step_generator(s.seed, step)
-        _, captions, _ = scenes.batch(s.seed, step * s.batch, s.batch)
+        captions, _ = scenes.captions(s.seed, step * s.batch, s.batch)
         cond = encode(captions)
         uncond = uncond_one.expand(s.batch, -1, -1)
         z = torch.randn((s.batch, cfg.latent_channels, 8, 8), generator=g)

@@ -19,6 +19,10 @@ class ScenesTest(unittest.TestCase):
             self.assertEqual(scene, scenes.sample_scene(3, 100 + i))
             np.testing.assert_allclose(images[i], scenes.render(scene).transpose(2, 0, 1) * 2 - 1, atol=1e-6)
 
+    def test_captions_alone_are_the_batch_captions(self):
+        _, batch_captions, batch_scenes = scenes.batch(11, 40, 8)
+        self.assertEqual(scenes.captions(11, 40, 8), (batch_captions, batch_scenes))
+
     def test_other_indices_and_seeds_differ(self):
         a, _, _ = scenes.batch(1, 0, 8)
         b, _, _ = scenes.batch(1, 8, 8)

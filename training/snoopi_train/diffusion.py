@@ -47,11 +47,11 @@ def ddim_sample(unet, z, cond, uncond, steps: int = 25, kappa: float = 3.0) -> t
     ts = torch.linspace(NUM_TRAIN_TIMESTEPS - 1, 0, steps + 1).round().long()[:-1]
     x = z
     for i, t in enumerate(ts):
-        tb = t.expand(z.shape[0])
+        tb = t.expand(z.shape[0]).to(z.device)
         eps = guided_eps(unet, x, tb, cond, uncond, kappa)
         x0 = x0_from_eps(x, eps, tb)
         if i + 1 < len(ts):
-            a_next = ALPHAS_CUMPROD[ts[i + 1]]
+            a_next = ALPHAS_CUMPROD[ts[i + 1]].to(z.device)
             x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
         else:
             x = x0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import scenes
+from . import device, scenes
 from .detector import adheres, removal, to_uint8
 from .diffusion import ddim_sample, one_step
 
@@ -22,7 +22,7 @@ REMOVAL_PAIRS: list[tuple[list[tuple[str, str]], tuple[str, str]]] = [
 
 
 def latent_noise(seeds: list[int], channels: int = 4, side: int = 8) -> torch.Tensor:
-    return torch.stack([torch.randn((channels, side, side), generator=torch.Generator().manual_seed(s)) for s in seeds])
+    return device.put(torch.stack([torch.randn((channels, side, side), generator=torch.Generator().manual_seed(s)) for s in seeds]))
 
 
 @torch.no_grad()
@@ -32,9 +32,9 @@ def one_step_images(unet, ae, encode, captions, seeds, negatives=None, alpha: fl
         caps, sds = captions[i : i + batch], seeds[i : i + batch]
         nasa = {}
         if negatives is not None and alpha != 0:
-            nasa = dict(negative_context=encode(negatives[i : i + batch]), nasa_alpha=torch.full((len(caps),), float(alpha)))
+            nasa = dict(negative_context=encode(negatives[i : i + batch]), nasa_alpha=torch.full((len(caps),), float(alpha), device=device.current()))
         x0 = one_step(unet, latent_noise(sds), encode(caps), **nasa)
-        out.append(to_uint8(ae.decoder(x0 / ae.scaling_factor).numpy()))
+        out.append(to_uint8(ae.decoder(x0 / ae.scaling_factor).cpu().numpy()))
     return np.concatenate(out)
 
 
@@ -45,7 +45,7 @@ def teacher_images(teacher, ae, encode, captions, seeds, steps: int = 25, kappa:
         caps, sds = captions[i : i + batch], seeds[i : i + batch]
         cond = encode(caps)
         x0 = ddim_sample(teacher, latent_noise(sds), cond, encode([""]).expand_as(cond), steps=steps, kappa=kappa)
-        out.append(to_uint8(ae.decoder(x0 / ae.scaling_factor).numpy()))
+        out.append(to_uint8(ae.decoder(x0 / ae.scaling_factor).cpu().numpy()))
     return np.concatenate(out)
 
 

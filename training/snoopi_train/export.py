@@ -19,9 +19,9 @@ from .noise import gaussian_noise
 OPSET = 17
 
 
-def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str) -> None:
+def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str, profile: str = "cpu") -> None:
     out.mkdir(parents=True, exist_ok=True)
-    text, unet, ae = text.eval(), unet.eval(), ae.eval()
+    text, unet, ae = text.cpu().eval(), unet.cpu().eval(), ae.cpu().eval()  # the ONNX export traces on the CPU
     ids = torch.tensor([caption_ids("a red circle")], dtype=torch.int32)
     (out / "text_encoder").mkdir(exist_ok=True)
     torch.onnx.export(text, (ids,), str(out / "text_encoder" / "model.onnx"), opset_version=OPSET,
@@ -60,7 +60,7 @@ def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae
         "_class_name": "UNet2DConditionModel", "sample_size": 8, "in_channels": cfg.latent_channels, "out_channels": cfg.latent_channels,
         "block_out_channels": list(cfg.unet_channels), "layers_per_block": 1, "cross_attention_dim": cfg.text_width,
         "attention_head_dim": cfg.head_dim, "norm_num_groups": cfg.norm_groups, "use_linear_projection": True,
-        "snoopi_trained_by": "training/ (PG-SB)",
+        "snoopi_trained_by": f"training/ (PG-SB, {profile} profile)",
     })
     write_json(out / "vae_decoder" / "config.json", {
         "_class_name": "AutoencoderKL", "latent_channels": cfg.latent_channels, "block_out_channels": list(cfg.ae_channels),

@@ -5,6 +5,7 @@ import json
 import time
 from pathlib import Path
 
+from . import device
 from .checkpoint import log
 from .evaluate import REMOVAL_PAIRS, adherence, eval_set, one_step_images, removal_rates, student_curve_point, teacher_images
 from .export import export_bundle, reference_images
@@ -13,25 +14,31 @@ from .stages import CaptionEncoder, train_student, write_json
 
 ALPHA_CANDIDATES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
+BUNDLE_VERSION = "shapes-pgsb-v3"
 
 
 def finish(args, cfg, ae, teacher, text, pgsb_s, sb_s) -> None:
     encode = CaptionEncoder(text)
     curve_fn = lambda unet: student_curve_point(unet, ae, encode)  # noqa: E731
-    pgsb = train_student("pgsb", cfg, pgsb_s, teacher, text, ae, args.work, curve_fn)
+    every = 1000 if device.current().type == "cuda" else 100  # a GPU step takes milliseconds
+    if args.only is not None:
+        train_student(args.only, cfg, pgsb_s if args.only == "pgsb" else sb_s, teacher, text, ae, args.work, curve_fn, every)
+        return
+    pgsb = train_student("pgsb", cfg, pgsb_s, teacher, text, ae, args.work, curve_fn, every)
     if args.until == "pgsb":
         return
-    swiftbrush = train_student("swiftbrush", cfg, sb_s, teacher, text, ae, args.work, curve_fn)
+    swiftbrush = train_student("swiftbrush", cfg, sb_s, teacher, text, ae, args.work, curve_fn, every)
     if args.until == "swiftbrush":
         return
 
     evaluation_file = args.work / "evaluation.json"
-    trained = {"pgsb_steps": pgsb_s.steps, "swiftbrush_steps": sb_s.steps}
+    trained = {"pgsb_steps": pgsb.steps, "swiftbrush_steps": swiftbrush.steps, "profile": args.profile}
     cached = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else None
     if cached is not None and cached.get("trained") == trained:
         results = cached
     else:
         results = evaluate_all(args, ae, teacher, pgsb.unet, swiftbrush.unet, encode, pgsb.curve, swiftbrush.curve, pgsb_s, sb_s)
+        results["trained"] = trained
         write_json(evaluation_file, results)
     write_results(args.results, results)
     if args.until == "evaluate":
@@ -39,7 +46,7 @@ def finish(args, cfg, ae, teacher, text, pgsb_s, sb_s) -> None:
 
     alpha = results["nasa"]["alpha"]
     staging = args.out.with_name(args.out.name + ".staging")
-    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version="shapes-pgsb-v2")
+    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=BUNDLE_VERSION, profile=args.profile)
     write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 
@@ -80,7 +87,6 @@ def evaluate_all(args, ae, teacher, pgsb, swiftbrush, encode, pgsb_curve, sb_cur
     }
     log("evaluate", f"removal success without NASA {results['nasa']['without']['success']:.3f}, with NASA {results['nasa']['with']['success']:.3f}")
     results["settings"] = {"pgsb": pgsb_s.__dict__, "swiftbrush": sb_s.__dict__, "seeds_per_caption": seeds_per_caption}
-    results["trained"] = {"pgsb_steps": pgsb_s.steps, "swiftbrush_steps": sb_s.steps}
     return results
 
 

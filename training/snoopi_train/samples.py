@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from . import device  # noqa: E402
 from .evaluate import one_step_images  # noqa: E402
 from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet  # noqa: E402
 from .stages import CaptionEncoder  # noqa: E402
@@ -29,11 +30,11 @@ PAIRS = [
 
 def main(work: Path, results: Path) -> None:
     cfg = ModelConfig()
-    ae, teacher_state = AutoEncoder(cfg), torch.load(work / "teacher.pt")
-    ae.load_state_dict(torch.load(work / "autoencoder.pt")["model"])
+    ae, teacher_state = AutoEncoder(cfg), device.load(work / "teacher.pt")
+    ae.load_state_dict(device.load(work / "autoencoder.pt")["model"])
     text, unet = TextEncoder(cfg), UNet(cfg)
     text.load_state_dict(teacher_state["text_encoder"])
-    unet.load_state_dict(torch.load(work / "pgsb.pt")["unet"])
+    unet.load_state_dict(device.load(work / "pgsb.pt")["unet"])
     alpha = json.loads((results / "evaluation.json").read_text())["nasa"]["alpha"]
     encode = CaptionEncoder(text)
     prompts = [p for p, _ in PAIRS for _ in range(2)]

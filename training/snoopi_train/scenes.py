@@ -175,3 +175,24 @@ def held_out_captions() -> list[tuple[list[tuple[str, str]], str]]:
         for objects in ([a, b], [b, a]):
             out.append((objects, caption_for(objects)))
     return out
+
+
+def ahead(fn, calls, workers: int = 0):
+    """`fn(*args)` for each args tuple of `calls`, in order; with `workers` > 0 the next few calls run
+    in that many worker processes while the caller uses the current result (a GPU step is faster
+    than drawing its batch on one core). Stops the workers when the caller stops early."""
+    calls = iter(calls)
+    if workers <= 0:
+        for args in calls:
+            yield fn(*args)
+        return
+    import collections
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pending = collections.deque(pool.apply_async(fn, args) for args in itertools.islice(calls, 2 * workers))
+        while pending:
+            result = pending.popleft().get()
+            for args in itertools.islice(calls, 1):
+                pending.append(pool.apply_async(fn, args))
+            yield result

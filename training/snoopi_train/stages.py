@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import scenes
+from . import device, scenes
 from .checkpoint import Progress, log, save_atomic, step_generator, write_json  # noqa: F401 (write_json re-exported)
 from .clip_ids import caption_ids
 from .diffusion import NUM_TRAIN_TIMESTEPS, add_noise, guided_eps, one_step, x0_from_eps
@@ -39,7 +40,10 @@ class TeacherSettings:
     warmup: int = 200
     caption_dropout: float = 0.1
     ema: float = 0.999
+    decay_from: float = 1.0  # the learning rate falls linearly to 0 over the last (1 − decay_from) of the steps
     seed: int = 2
+    time_budget_s: float = 0.0  # > 0: fewer steps when the measured speed would overrun this (see fit_to_budget)
+    workers: int = 0  # processes drawing the next batches ahead (for a GPU)
 
 
 @dataclass
@@ -59,6 +63,8 @@ class StudentSettings:
     caption_dropout: float = 0.1
     eval_every: int = 250
     seed: int = 3
+    time_budget_s: float = 0.0
+    workers: int = 0
 
 
 def sample_kappa(settings: StudentSettings, generator: torch.Generator) -> tuple[float, float]:
@@ -82,13 +88,42 @@ class CaptionEncoder:
     def __call__(self, captions: list[str]) -> torch.Tensor:
         missing = sorted({c for c in captions if c not in self.cache})
         if missing:
-            features = self.text_encoder(torch.tensor([caption_ids(c) for c in missing]))
+            features = self.text_encoder(device.put(torch.tensor([caption_ids(c) for c in missing])))
             self.cache.update(zip(missing, features))
         return torch.stack([self.cache[c] for c in captions])
 
 
-def _lr_at(step: int, base: float, warmup: int) -> float:
-    return base * min(1.0, (step + 1) / max(1, warmup))
+def _lr_at(step: int, s: TeacherSettings) -> float:
+    decay_start = int(s.decay_from * s.steps)
+    decay = 1.0 if step < decay_start else (s.steps - step) / max(1, s.steps - decay_start)
+    return s.lr * min(1.0, (step + 1) / max(1, s.warmup)) * decay
+
+
+def _report_every(steps: int) -> int:
+    """A progress line every 50 steps, or about a hundred lines for long stages."""
+    return max(50, steps // 100 // 50 * 50)
+
+
+class StepBudget:
+    """Shortens a stage to fit `budget_s` seconds (0: never): after `probe` steps it measures the speed
+    and lowers `settings.steps` to what fits, in hundreds, before any schedule has used the total."""
+
+    def __init__(self, stage: str, settings, start: int, probe: int = 250, skip: int = 50):
+        self.stage, self.settings, self.start, self.probe, self.skip = stage, settings, start, probe, skip
+        self.begun = self.began_at = None
+
+    def after(self, step: int) -> None:
+        budget = self.settings.time_budget_s
+        if budget <= 0 or self.start != 0:
+            return
+        if step == self.skip:
+            self.began_at = time.monotonic()
+        elif step == self.probe and self.began_at is not None:
+            rate = (self.probe - self.skip) / (time.monotonic() - self.began_at)
+            fits = max(self.probe, int(0.92 * rate * budget) // 100 * 100)  # 8% for evaluations, saving, slower steps later
+            if fits < self.settings.steps:
+                log(self.stage, f"time budget {budget:.0f} s at {rate:.1f} steps/s: {fits} steps instead of {self.settings.steps}")
+                self.settings.steps = fits
 
 
 # ------------------------------------------------------------------ autoencoder
@@ -98,8 +133,9 @@ def train_autoencoder(cfg: ModelConfig, s: AutoencoderSettings, work: Path, chec
     torch.manual_seed(s.seed)  # the initial weights do not depend on which stages ran before
     ae = AutoEncoder(cfg)
     if final.exists():
-        ae.load_state_dict(torch.load(final)["model"])
-        return ae
+        ae.load_state_dict(device.load(final)["model"])
+        return ae.to(device.current())
+    ae.to(device.current())
     opt = torch.optim.Adam(ae.parameters(), lr=s.lr)
     start = _resume(work / "autoencoder.ckpt", {"model": ae, "opt": opt})
     progress = Progress("autoencoder", s.steps, start)
@@ -109,10 +145,10 @@ def train_autoencoder(cfg: ModelConfig, s: AutoencoderSettings, work: Path, chec
         for group in opt.param_groups:
             group["lr"] = s.lr * 0.5 * (1 + math.cos(math.pi * step / s.steps))
         images, _, _ = scenes.batch(s.seed, step * s.batch, s.batch)
-        x = torch.from_numpy(images)
+        x = device.put(torch.from_numpy(images))
         z = ae.encoder(x)
         g = step_generator(s.seed, step)
-        recon = ae.decoder(z + s.latent_noise * torch.randn(z.shape, generator=g))
+        recon = ae.decoder(z + s.latent_noise * device.put(torch.randn(z.shape, generator=g)))
         loss = F.l1_loss(recon, x) + F.mse_loss(recon, x) + 1e-4 * z.pow(2).mean()
         opt.zero_grad()
         loss.backward()
@@ -123,9 +159,10 @@ def train_autoencoder(cfg: ModelConfig, s: AutoencoderSettings, work: Path, chec
             save_atomic({"step": step + 1, "model": ae.state_dict(), "opt": opt.state_dict()}, work / "autoencoder.ckpt")
     with torch.no_grad():
         images, _, _ = scenes.batch(s.seed + 100, 0, 1024, caption_variants=False)
-        z = ae.encoder(torch.from_numpy(images))
+        x = device.put(torch.from_numpy(images))
+        z = ae.encoder(x)
         ae.scaling_factor.fill_(1.0 / z.std().item())
-        error = (ae.decoder(z) - torch.from_numpy(images)).abs().mean().item()
+        error = (ae.decoder(z) - x).abs().mean().item()
     log("autoencoder", f"done: scaling factor {ae.scaling_factor.item():.4f}, mean reconstruction error {error:.4f} (of 2)")
     save_atomic({"model": ae.state_dict(), "reconstruction_error": error}, final)
     (work / "autoencoder.ckpt").unlink(missing_ok=True)
@@ -134,7 +171,7 @@ def train_autoencoder(cfg: ModelConfig, s: AutoencoderSettings, work: Path, chec
 
 def encode_latents(ae: AutoEncoder, images: np.ndarray) -> torch.Tensor:
     with torch.no_grad():
-        return ae.encoder(torch.from_numpy(images)) * ae.scaling_factor
+        return ae.encoder(device.put(torch.from_numpy(images))) * ae.scaling_factor
 
 
 def decode_latents(ae: AutoEncoder, latents: torch.Tensor) -> torch.Tensor:
@@ -147,7 +184,7 @@ def decode_latents(ae: AutoEncoder, latents: torch.Tensor) -> torch.Tensor:
 def _resume(path: Path, objects: dict) -> int:
     if not path.exists():
         return 0
-    state = torch.load(path)
+    state = device.load(path)
     for key, obj in objects.items():
         obj.load_state_dict(state[key])
     log(path.stem, f"resuming from step {state['step']} ({path.name})")
@@ -159,28 +196,32 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
     torch.manual_seed(s.seed)
     unet, text = UNet(cfg), TextEncoder(cfg)
     if final.exists():
-        state = torch.load(final)
+        state = device.load(final)
         unet.load_state_dict(state["unet"])
         text.load_state_dict(state["text_encoder"])
-        return unet, text
+        return unet.to(device.current()), text.to(device.current())
+    unet.to(device.current()), text.to(device.current())
     ema = copy.deepcopy(unet).requires_grad_(False)
     opt = torch.optim.AdamW(list(unet.parameters()) + list(text.parameters()), lr=s.lr, weight_decay=0.0)
     ckpt = work / "teacher.ckpt"
     start = _resume(ckpt, {"unet": unet, "text": text, "ema": ema, "opt": opt})
     progress = Progress("teacher", s.steps, start)
     frozen: CaptionEncoder | None = None
-    for step in range(start, s.steps):
+    budget = StepBudget("teacher", s, start)
+    data = scenes.ahead(scenes.batch, ((s.seed, k * s.batch, s.batch) for k in range(start, s.steps)), s.workers)
+    for step, (images, captions, _) in zip(range(start, s.steps), data):
+        if step >= s.steps:  # shortened by the time budget
+            break
         for group in opt.param_groups:
-            group["lr"] = _lr_at(step, s.lr, s.warmup)
+            group["lr"] = _lr_at(step, s)
         g = step_generator(s.seed, step)
-        images, captions, _ = scenes.batch(s.seed, step * s.batch, s.batch)
         drop = torch.rand(s.batch, generator=g) < s.caption_dropout
         captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
         x0 = encode_latents(ae, images)
-        noise = torch.randn(x0.shape, generator=g)
-        t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (s.batch,), generator=g)
+        noise = device.put(torch.randn(x0.shape, generator=g))
+        t = device.put(torch.randint(0, NUM_TRAIN_TIMESTEPS, (s.batch,), generator=g))
         if step < s.text_steps:
-            context = text(torch.tensor([caption_ids(c) for c in captions]))
+            context = text(device.put(torch.tensor([caption_ids(c) for c in captions])))
         else:
             if frozen is None:
                 text.requires_grad_(False)
@@ -195,11 +236,14 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
             decay = min(s.ema, (1 + step) / (10 + step))
             for e, p in zip(ema.parameters(), unet.parameters()):
                 e.lerp_(p, 1 - decay)
-        if (step + 1) % 100 == 0:
+        budget.after(step + 1)
+        progress.total = s.steps
+        if (step + 1) % (2 * _report_every(s.steps)) == 0:
             progress.line(step + 1, loss=loss.item())
         if (step + 1) % checkpoint_every == 0:
             save_atomic({"step": step + 1, "unet": unet.state_dict(), "text": text.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict()}, ckpt)
-    save_atomic({"unet": ema.state_dict(), "text_encoder": text.state_dict()}, final)
+    data.close()
+    save_atomic({"unet": ema.state_dict(), "text_encoder": text.state_dict(), "steps": s.steps, "settings": s.__dict__}, final)
     ckpt.unlink(missing_ok=True)
     log("teacher", "done")
     return ema, text
@@ -211,6 +255,7 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
 class StudentResult:
     unet: UNet
     curve: list[dict] = field(default_factory=list)
+    steps: int = 0
 
 
 def student_lr(s: StudentSettings, step: int) -> float:
@@ -239,11 +284,11 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     student = UNet(cfg)
     ckpt = work / f"{name}.ckpt"
     if final.exists():
-        state = torch.load(final)
+        state = device.load(final)
         done = int(state.get("step", s.steps))
         if done >= s.steps or "lora_teacher" not in state:
             student.load_state_dict(state["unet"])
-            return StudentResult(student, state["curve"])
+            return StudentResult(student.to(device.current()), state["curve"], done)
         # A finished student asked to train longer: carry on from its final state.
         log(name, f"extending from step {done} to {s.steps}")
         save_atomic(state, ckpt)
@@ -253,12 +298,13 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     frozen_teacher = copy.deepcopy(teacher).eval().requires_grad_(False)
     lora_teacher = copy.deepcopy(teacher)
     lora_params = add_lora(lora_teacher, s.lora_rank, s.lora_scale)
+    lora_teacher.to(device.current()), student.to(device.current())
     opt = torch.optim.Adam(student.parameters(), lr=s.lr, betas=(0.0, 0.999))
     lora_opt = torch.optim.Adam(lora_params, lr=s.lora_lr)
     curve: list[dict] = []
     start = 0
     if ckpt.exists():
-        state = torch.load(ckpt)
+        state = device.load(ckpt)
         student.load_state_dict(state["unet"])
         lora_teacher.load_state_dict(state["lora_teacher"])
         opt.load_state_dict(state["opt"])
@@ -271,18 +317,21 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     if start == 0 and evaluate_fn is not None:
         curve.append({"step": 0, **evaluate_fn(student)})
         log(name, f"step 0: {curve[-1]}")
-    for step in range(start, s.steps):
+    budget = StepBudget(name, s, start)
+    data = scenes.ahead(scenes.captions, ((s.seed, k * s.batch, s.batch) for k in range(start, s.steps)), s.workers)
+    for step, (captions, _) in zip(range(start, s.steps), data):
+        if step >= s.steps:  # shortened by the time budget
+            break
         for group in opt.param_groups:
             group["lr"] = student_lr(s, step)
         g = step_generator(s.seed, step)
-        captions, _ = scenes.captions(s.seed, step * s.batch, s.batch)
         cond = encode(captions)
         uncond = uncond_one.expand(s.batch, -1, -1)
-        z = torch.randn((s.batch, cfg.latent_channels, 8, 8), generator=g)
+        z = device.put(torch.randn((s.batch, cfg.latent_channels, 8, 8), generator=g))
         x0 = one_step(student, z, cond)
 
-        t = torch.randint(s.t_min, s.t_max + 1, (s.batch,), generator=g)
-        noise = torch.randn(x0.shape, generator=g)
+        t = device.put(torch.randint(s.t_min, s.t_max + 1, (s.batch,), generator=g))
+        noise = device.put(torch.randn(x0.shape, generator=g))
         kappa_real, kappa_fake = sample_kappa(s, g)
         with torch.no_grad():
             xt = add_noise(x0.detach(), noise, t)
@@ -295,18 +344,20 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
         opt.step()
 
         # The LoRA teacher learns to denoise the student's current outputs (with caption dropout).
-        t2 = torch.randint(0, NUM_TRAIN_TIMESTEPS, (s.batch,), generator=g)
-        noise2 = torch.randn(x0.shape, generator=g)
-        drop = (torch.rand(s.batch, generator=g) < s.caption_dropout).view(-1, 1, 1)
+        t2 = device.put(torch.randint(0, NUM_TRAIN_TIMESTEPS, (s.batch,), generator=g))
+        noise2 = device.put(torch.randn(x0.shape, generator=g))
+        drop = device.put(torch.rand(s.batch, generator=g) < s.caption_dropout).view(-1, 1, 1)
         lora_ctx = torch.where(drop, uncond, cond)
         lora_loss = F.mse_loss(lora_teacher(add_noise(x0.detach(), noise2, t2), t2, lora_ctx), noise2)
         lora_opt.zero_grad()
         lora_loss.backward()
         lora_opt.step()
 
-        if (step + 1) % 50 == 0:
+        budget.after(step + 1)
+        progress.total = s.steps
+        if (step + 1) % _report_every(s.steps) == 0:
             progress.line(step + 1, vsd=loss.item(), lora=lora_loss.item(), kappa=kappa_real)
-        if evaluate_fn is not None and (step + 1) % s.eval_every == 0:
+        if evaluate_fn is not None and ((step + 1) % s.eval_every == 0 or step + 1 == s.steps):
             curve.append({"step": step + 1, **evaluate_fn(student)})
             log(name, f"step {step + 1}: {curve[-1]}")
         if (step + 1) % checkpoint_every == 0:
@@ -317,4 +368,4 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
                  "lora_opt": lora_opt.state_dict(), "curve": curve, "settings": s.__dict__}, final)
     ckpt.unlink(missing_ok=True)
     log(name, "done")
-    return StudentResult(student, curve)
+    return StudentResult(student, curve, s.steps)

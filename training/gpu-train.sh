@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The GPU profile of the recipe on one CUDA machine, inside a fixed wall-clock budget:
+# teacher, then the PG-SB and fixed-κ students at once (two processes sharing the GPU), then the
+# evaluation. Writes the finished weights (students without their LoRA teacher and optimiser state),
+# the evaluation and the logs to OUT. Needs python3 with PyTorch (CUDA), NumPy and Pillow.
+#
+#   training/gpu-train.sh WORK OUT [TEACHER_SECONDS] [STUDENT_SECONDS]
+#
+# WORK may hold autoencoder.pt (reused) and teacher.pt (used when the teacher stage fails).
+# Then, on the CPU machine: copy OUT's .pt files into .cache/training-gpu/ and run
+#   npm run train:default -- --profile gpu --work .cache/training-gpu
+# which skips the finished stages, evaluates and exports the bundle.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(realpath -m "$1"); out=$(realpath -m "$2")
+teacher_s=${3:-160}; student_s=${4:-230}
+mkdir -p "$work" "$out"
+export PYTHONUNBUFFERED=1
+cd "$here"
+train() { python3 -m snoopi_train --device cuda --profile gpu --threads 4 --work "$work" --results "$work/results" "$@"; }
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+started=$(date +%s)
+
+fallback=""
+[ -f "$work/teacher.pt" ] && { mv "$work/teacher.pt" "$work/teacher-fallback.pt"; fallback="$work/teacher-fallback.pt"; }
+train --until teacher --budget "teacher=$teacher_s" --workers 13 >"$out/teacher.log" 2>&1
+tail -n 4 "$out/teacher.log"
+if [ -f "$work/teacher.pt" ]; then
+  cp "$work/teacher.pt" "$out/teacher.pt"
+elif [ -n "$fallback" ]; then
+  echo "teacher stage failed: the students distil the carried teacher"; cp "$fallback" "$work/teacher.pt"
+else
+  echo "teacher stage failed and no teacher to fall back on"; exit 1
+fi
+echo "teacher stage ended after $(( $(date +%s) - started )) s"
+
+train --only pgsb --budget "pgsb=$student_s" --workers 3 >"$out/pgsb.log" 2>&1 &
+train --only swiftbrush --budget "swiftbrush=$student_s" --workers 3 >"$out/swiftbrush.log" 2>&1 &
+wait
+tail -n 3 "$out/pgsb.log" "$out/swiftbrush.log"
+echo "students ended after $(( $(date +%s) - started )) s"
+for name in pgsb swiftbrush; do
+  python3 - "$work/$name.pt" "$out/$name.pt" <<'PY' || echo "no finished $name"
+import sys, torch
+state = torch.load(sys.argv[1], map_location="cpu")
+torch.save({k: state[k] for k in ("step", "unet", "curve", "settings")}, sys.argv[2])
+PY
+  # The slim final counts as finished: the evaluation below must not extend a budget-shortened student.
+  [ -f "$out/$name.pt" ] && cp "$out/$name.pt" "$work/$name.pt"
+done
+
+train --until evaluate >"$out/evaluate.log" 2>&1
+grep '^\[evaluate\]' "$out/evaluate.log"; tail -n 2 "$out/evaluate.log"
+cp "$work/evaluation.json" "$out/" 2>/dev/null
+echo "all done after $(( $(date +%s) - started )) s"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU profile of the recipe on one CUDA machine, inside a fixed wall-clock budget:
-# teacher, then the PG-SB and fixed-κ students at once (two processes sharing the GPU), then the
+# teacher, SceneCLIP (for the CLIP loss), then the PG-SB and fixed-κ students at once (two processes sharing the GPU), then the
 # evaluation. Writes the finished weights (students without their LoRA teacher and optimiser state),
 # the evaluation and the logs to OUT. Needs python3 with PyTorch (CUDA), NumPy and Pillow.
 #
@@ -14,7 +14,10 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(realpath -m "$1"); out=$(realpath -m "$2")
 teacher_s=${3:-160}; student_s=${4:-230}
-mkdir -p "$work" "$out"
+logs="$work/logs"
+mkdir -p "$work" "$out" "$logs"
+# OUT gets at most 8 files back from a lent machine: one combined log, the weights, the evaluation.
+trap 'cat "$logs"/*.log >"$out/train.log" 2>/dev/null' EXIT
 export PYTHONUNBUFFERED=1
 cd "$here"
 train() { python3 -m snoopi_train --device cuda --profile gpu --threads 4 --work "$work" --results "$work/results" "$@"; }
@@ -23,8 +26,8 @@ started=$(date +%s)
 
 fallback=""
 [ -f "$work/teacher.pt" ] && { mv "$work/teacher.pt" "$work/teacher-fallback.pt"; fallback="$work/teacher-fallback.pt"; }
-train --until teacher --budget "teacher=$teacher_s" --workers 13 >"$out/teacher.log" 2>&1
-tail -n 4 "$out/teacher.log"
+train --until teacher --budget "teacher=$teacher_s" --workers 13 >"$logs/1-teacher.log" 2>&1
+tail -n 4 "$logs/1-teacher.log"
 if [ -f "$work/teacher.pt" ]; then
   cp "$work/teacher.pt" "$out/teacher.pt"
 elif [ -n "$fallback" ]; then
@@ -33,11 +36,14 @@ else
   echo "teacher stage failed and no teacher to fall back on"; exit 1
 fi
 echo "teacher stage ended after $(( $(date +%s) - started )) s"
+train --until scene_clip --workers 13 >"$logs/2-scene_clip.log" 2>&1 || { tail -n 20 "$logs/2-scene_clip.log"; exit 1; }
+tail -n 1 "$logs/2-scene_clip.log"
+cp "$work/scene_clip.pt" "$out/"
 
-train --only pgsb --budget "pgsb=$student_s" --workers 3 >"$out/pgsb.log" 2>&1 &
-train --only swiftbrush --budget "swiftbrush=$student_s" --workers 3 >"$out/swiftbrush.log" 2>&1 &
+train --only pgsb --budget "pgsb=$student_s" --workers 3 >"$logs/3-pgsb.log" 2>&1 &
+train --only swiftbrush --budget "swiftbrush=$student_s" --workers 3 >"$logs/4-swiftbrush.log" 2>&1 &
 wait
-tail -n 3 "$out/pgsb.log" "$out/swiftbrush.log"
+tail -n 3 "$logs/3-pgsb.log" "$logs/4-swiftbrush.log"
 echo "students ended after $(( $(date +%s) - started )) s"
 for name in pgsb swiftbrush; do
   python3 - "$work/$name.pt" "$out/$name.pt" <<'PY' || echo "no finished $name"
@@ -49,7 +55,7 @@ PY
   [ -f "$out/$name.pt" ] && cp "$out/$name.pt" "$work/$name.pt"
 done
 
-train --until evaluate >"$out/evaluate.log" 2>&1
-grep '^\[evaluate\]' "$out/evaluate.log"; tail -n 2 "$out/evaluate.log"
+train --until evaluate >"$logs/5-evaluate.log" 2>&1
+grep '^\[evaluate\]' "$logs/5-evaluate.log"; tail -n 2 "$logs/5-evaluate.log"
 cp "$work/evaluation.json" "$out/" 2>/dev/null
 echo "all done after $(( $(date +%s) - started )) s"

@@ -17,16 +17,20 @@ const ROOT = resolve(import.meta.dirname, '../..')
 const HELP = `Usage: npm run train:default [-- options]
 
 Trains the built-in default model (procedural shapes, 32×32) with the PG-SB recipe in training/:
-autoencoder → teacher → PG-SB student and fixed-κ SwiftBrush student → evaluation → ONNX export,
-then checks the bundle in the TypeScript pipeline and installs it as gpu-service/assets/default-bundle.
-About 100 minutes on two CPU cores. Interrupted? Run the same command again: it resumes.
+autoencoder → teacher → SceneCLIP (for the CLIP loss) → PG-SB student and fixed-κ SwiftBrush student
+→ evaluation → ONNX export, then checks the bundle in the TypeScript pipeline and installs it as
+gpu-service/assets/default-bundle. About 2 hours on two CPU cores. Interrupted? Run the same command
+again: it resumes.
 
 Options:
   --work <dir>      checkpoints (default .cache/training)
   --out <dir>       where the bundle is installed (default gpu-service/assets/default-bundle)
   --results <dir>   tables, curves and the plot (default training/results)
-  --until <stage>   stop after autoencoder|teacher|pgsb|swiftbrush|evaluate|export
+  --until <stage>   stop after autoencoder|teacher|scene_clip|pgsb|swiftbrush|evaluate|export
   --student-steps N steps of each student (default 5000); a larger N later extends finished students
+  --device <d>      cpu (default), cuda, or auto
+  --profile <p>     cpu (default: sized for two cores) or gpu (larger batches and more steps; with
+                    --device cuda; training/gpu-train.sh runs it on a GPU machine without Node)
   --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
   --help            this text
 
@@ -42,6 +46,8 @@ export async function trainDefault(argv: string[]): Promise<number> {
       results: { type: 'string', default: join(ROOT, 'training/results') },
       until: { type: 'string' },
       'student-steps': { type: 'string' },
+      device: { type: 'string' },
+      profile: { type: 'string' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -55,6 +61,8 @@ export async function trainDefault(argv: string[]): Promise<number> {
   const args = ['-m', 'snoopi_train', '--work', resolve(values.work), '--out', out, '--results', resolve(values.results)]
   if (values.until) args.push('--until', values.until)
   if (values['student-steps']) args.push('--student-steps', values['student-steps'])
+  if (values.device) args.push('--device', values.device)
+  if (values.profile) args.push('--profile', values.profile)
   if (values.quick) args.push('--quick')
   const code = await new Promise<number>((done, fail) => {
     const child = spawn(python, args, { cwd: join(ROOT, 'training'), stdio: 'inherit' })

@@ -11,9 +11,10 @@ import torch
 from . import device
 from .checkpoint import log
 from .nets import ModelConfig
+from .scene_clip import ClipSettings, train_scene_clip
 from .stages import AutoencoderSettings, StudentSettings, TeacherSettings, train_autoencoder, train_teacher
 
-STAGES = ("autoencoder", "teacher", "pgsb", "swiftbrush", "evaluate", "export")
+STAGES = ("autoencoder", "teacher", "scene_clip", "pgsb", "swiftbrush", "evaluate", "export")
 STUDENTS = ("pgsb", "swiftbrush")
 
 # The GPU profile: the same recipe with 4–8× larger batches and more steps. A 1.9M-parameter UNet on
@@ -48,7 +49,7 @@ def parse_budgets(values: list[str]) -> dict[str, float]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python3 -m snoopi_train",
-        description="Train the built-in default model: autoencoder → teacher → PG-SB and fixed-κ SwiftBrush "
+        description="Train the built-in default model: autoencoder → teacher → SceneCLIP (for the CLIP loss) → PG-SB and fixed-κ SwiftBrush "
         "students → evaluation → ONNX bundle export. Rerun the same command to resume after an interruption.",
     )
     p.add_argument("--work", type=Path, default=Path("../.cache/training"), help="checkpoints and stage outputs (default ../.cache/training)")
@@ -88,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.student_steps < 1:
             raise SystemExit("--student-steps must be at least 1")
         pgsb_s.steps = sb_s.steps = args.student_steps
+    clip_s = ClipSettings(workers=args.workers)
     if args.quick:
-        ae_s.steps, teacher_s.steps, teacher_s.text_steps, teacher_s.warmup = 20, 30, 15, 5
+        ae_s.steps, teacher_s.steps, teacher_s.text_steps, teacher_s.warmup, clip_s.steps = 20, 30, 15, 5, 20
         for s in (pgsb_s, sb_s):
             s.steps, s.eval_every = 10, 5
     started = time.monotonic()
@@ -100,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     teacher, text = train_teacher(cfg, teacher_s, ae, args.work)
     if args.until == "teacher":
         return 0
+    scene_clip = train_scene_clip(clip_s, text, args.work)
+    if args.until == "scene_clip":
+        return 0
     from .recipe import finish  # students, evaluation and export
 
-    finish(args, cfg, ae, teacher, text, pgsb_s, sb_s)
+    finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s)
     log("train", f"all stages done in {(time.monotonic() - started) / 60:.1f} min")
     return 0

@@ -17,17 +17,17 @@ TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
 BUNDLE_VERSION = "shapes-pgsb-v3"
 
 
-def finish(args, cfg, ae, teacher, text, pgsb_s, sb_s) -> None:
+def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
     encode = CaptionEncoder(text)
     curve_fn = lambda unet: student_curve_point(unet, ae, encode)  # noqa: E731
     every = 1000 if device.current().type == "cuda" else 100  # a GPU step takes milliseconds
     if args.only is not None:
-        train_student(args.only, cfg, pgsb_s if args.only == "pgsb" else sb_s, teacher, text, ae, args.work, curve_fn, every)
+        train_student(args.only, cfg, pgsb_s if args.only == "pgsb" else sb_s, teacher, text, ae, args.work, curve_fn, every, scene_clip)
         return
-    pgsb = train_student("pgsb", cfg, pgsb_s, teacher, text, ae, args.work, curve_fn, every)
+    pgsb = train_student("pgsb", cfg, pgsb_s, teacher, text, ae, args.work, curve_fn, every, scene_clip)
     if args.until == "pgsb":
         return
-    swiftbrush = train_student("swiftbrush", cfg, sb_s, teacher, text, ae, args.work, curve_fn, every)
+    swiftbrush = train_student("swiftbrush", cfg, sb_s, teacher, text, ae, args.work, curve_fn, every, scene_clip)
     if args.until == "swiftbrush":
         return
 

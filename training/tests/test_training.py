@@ -11,7 +11,8 @@ from snoopi_train import scenes
 from snoopi_train.clip_ids import caption_ids
 from snoopi_train.diffusion import add_noise, guided_eps, one_step
 from snoopi_train.nets import AutoEncoder, TextEncoder, UNet, add_lora
-from snoopi_train.stages import (AutoencoderSettings, StudentSettings, TeacherSettings, sample_kappa, train_autoencoder,
+from snoopi_train import stages
+from snoopi_train.stages import (AutoencoderSettings, StepBudget, StudentSettings, TeacherSettings, sample_kappa, train_autoencoder,
                                  student_lr, train_student, train_teacher, vsd_gradient, vsd_loss)
 
 
@@ -198,6 +199,46 @@ class StudentTest(unittest.TestCase):
             extended = train_student("student-random", TINY, longer, teacher, text, ae, work, curve_fn, checkpoint_every=3)
             self.assertEqual([p["step"] for p in extended.curve], [0, 3, 6, 9])
             self.assertEqual(torch.load(work / "student-random.pt")["step"], 9)
+
+
+class BudgetAndPrefetchTest(unittest.TestCase):
+    def test_budget_lowers_the_steps_to_what_fits_after_the_probe(self):
+        clock = iter([100.0, 104.0])  # 200 steps (50 → 250) in 4 s: 50 steps/s
+        original = stages.time.monotonic
+        stages.time.monotonic = lambda: next(clock)
+        try:
+            settings = StudentSettings(steps=20000, time_budget_s=60)
+            budget = StepBudget("s", settings, start=0)
+            for step in range(1, 300):
+                budget.after(step)
+        finally:
+            stages.time.monotonic = original
+        self.assertEqual(settings.steps, 2700)  # 0.92 × 50 × 60 = 2760, in hundreds
+
+    def test_no_budget_or_a_resumed_stage_keeps_its_steps(self):
+        for budget_s, start in ((0.0, 0), (60.0, 100)):
+            settings = StudentSettings(steps=20000, time_budget_s=budget_s)
+            budget = StepBudget("s", settings, start=start)
+            for step in range(start + 1, start + 300):
+                budget.after(step)
+            self.assertEqual(settings.steps, 20000)
+
+    def test_teacher_lr_warms_up_then_decays_to_zero(self):
+        s = TeacherSettings(steps=1000, lr=1.0, warmup=10, decay_from=0.6)
+        self.assertAlmostEqual(stages._lr_at(0, s), 0.1)
+        self.assertAlmostEqual(stages._lr_at(500, s), 1.0)
+        self.assertAlmostEqual(stages._lr_at(800, s), 0.5)
+        self.assertAlmostEqual(stages._lr_at(999, s), 1 / 400)
+        self.assertAlmostEqual(stages._lr_at(999, TeacherSettings(steps=1000, lr=1.0, warmup=10)), 1.0)
+
+    def test_batches_drawn_ahead_by_workers_equal_the_direct_ones_and_stop_early(self):
+        calls = [(9, k * 4, 4) for k in range(6)]
+        direct = list(scenes.ahead(scenes.batch, calls, workers=0))
+        ahead = scenes.ahead(scenes.batch, calls, workers=2)
+        for (images, captions, _), (want_images, want_captions, _) in zip(ahead, direct[:3]):
+            self.assertEqual(captions, want_captions)
+            self.assertTrue((images == want_images).all())
+        ahead.close()  # stopping early ends the worker processes
 
 
 if __name__ == "__main__":

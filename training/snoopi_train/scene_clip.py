@@ -66,7 +66,7 @@ class CaptionPooler:
         if missing:
             ids = torch.tensor([caption_ids(c) for c in missing])
             features = self.text_encoder(device.put(ids))
-            pooled = features[torch.arange(len(missing)), ids.argmax(dim=-1).to(features.device)]
+            pooled = features[torch.arange(len(missing), device=features.device), ids.argmax(dim=-1).to(features.device)]
             self.cache.update(zip(missing, pooled))
         return torch.stack([self.cache[c] for c in captions])
 

@@ -12,6 +12,7 @@ from snoopi_train.clip_ids import caption_ids
 from snoopi_train.diffusion import add_noise, guided_eps, one_step
 from snoopi_train.nets import AutoEncoder, TextEncoder, UNet, add_lora
 from snoopi_train import stages
+from snoopi_train.scene_clip import SceneCLIP
 from snoopi_train.stages import (AutoencoderSettings, StepBudget, StudentSettings, TeacherSettings, sample_kappa, train_autoencoder,
                                  student_lr, train_student, train_teacher, vsd_gradient, vsd_loss)
 
@@ -183,9 +184,10 @@ class StudentTest(unittest.TestCase):
             teacher, text = train_teacher(TINY, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1), ae, work)
             points = []
             curve_fn = lambda unet: points.append(1) or {"held_out": 0.5}  # noqa: E731
+            clip = SceneCLIP(TINY.text_width).eval().requires_grad_(False)  # the default recipe adds the CLIP loss
             for mode in ("random", "fixed"):
                 settings = StudentSettings(kappa_mode=mode, steps=6, batch=4, eval_every=3, lora_rank=4)
-                result = train_student(f"student-{mode}", TINY, settings, teacher, text, ae, work, curve_fn, checkpoint_every=3)
+                result = train_student(f"student-{mode}", TINY, settings, teacher, text, ae, work, curve_fn, checkpoint_every=3, scene_clip=clip)
                 self.assertEqual([p["step"] for p in result.curve], [0, 3, 6])
                 changed = any(not torch.equal(p, q) for p, q in zip(result.unet.parameters(), teacher.parameters()))
                 self.assertTrue(changed, mode)
@@ -196,7 +198,7 @@ class StudentTest(unittest.TestCase):
             self.assertFalse((work / "student-random.ckpt").exists())
             # Asking for more steps later extends the finished student instead of starting again.
             longer = StudentSettings(kappa_mode="random", steps=9, batch=4, eval_every=3, lora_rank=4)
-            extended = train_student("student-random", TINY, longer, teacher, text, ae, work, curve_fn, checkpoint_every=3)
+            extended = train_student("student-random", TINY, longer, teacher, text, ae, work, curve_fn, checkpoint_every=3, scene_clip=clip)
             self.assertEqual([p["step"] for p in extended.curve], [0, 3, 6, 9])
             self.assertEqual(torch.load(work / "student-random.pt")["step"], 9)
 

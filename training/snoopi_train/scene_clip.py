@@ -19,7 +19,7 @@ from torch import nn
 
 from . import device, scenes
 from .checkpoint import Progress, log, save_atomic
-from .clip_ids import caption_ids
+from .text_features import CaptionPooler
 
 EMBED = 64
 
@@ -51,24 +51,6 @@ class SceneCLIP(nn.Module):
 
     def embed_text(self, pooled: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.text_head(pooled), dim=-1)
-
-
-class CaptionPooler:
-    """The frozen text encoder's feature at each caption's first end-of-text token, cached."""
-
-    def __init__(self, text_encoder):
-        self.text_encoder = text_encoder.eval()
-        self.cache: dict[str, torch.Tensor] = {}
-
-    @torch.no_grad()
-    def __call__(self, captions: list[str]) -> torch.Tensor:
-        missing = sorted({c for c in captions if c not in self.cache})
-        if missing:
-            ids = torch.tensor([caption_ids(c) for c in missing])
-            features = self.text_encoder(device.put(ids))
-            pooled = features[torch.arange(len(missing), device=features.device), ids.argmax(dim=-1).to(features.device)]
-            self.cache.update(zip(missing, pooled))
-        return torch.stack([self.cache[c] for c in captions])
 
 
 def same_scene_targets(scene_list) -> torch.Tensor:

@@ -20,7 +20,8 @@ from .checkpoint import Progress, log, save_atomic, step_generator, write_json  
 from .clip_ids import caption_ids
 from .diffusion import NUM_TRAIN_TIMESTEPS, add_noise, guided_eps, one_step, x0_from_eps
 from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet, add_lora
-from .scene_clip import CaptionPooler, SceneCLIP
+from .scene_clip import SceneCLIP
+from .text_features import CaptionEncoder, CaptionPooler
 
 
 @dataclass
@@ -80,22 +81,6 @@ def sample_kappa(settings: StudentSettings, generator: torch.Generator) -> tuple
     raise ValueError(f"kappa_mode must be 'random' or 'fixed', not {settings.kappa_mode!r}")
 
 
-class CaptionEncoder:
-    """Text features of captions from a frozen text encoder, cached per caption."""
-
-    def __init__(self, text_encoder: TextEncoder):
-        self.text_encoder = text_encoder.eval()
-        self.cache: dict[str, torch.Tensor] = {}
-
-    @torch.no_grad()
-    def __call__(self, captions: list[str]) -> torch.Tensor:
-        missing = sorted({c for c in captions if c not in self.cache})
-        if missing:
-            features = self.text_encoder(device.put(torch.tensor([caption_ids(c) for c in missing])))
-            self.cache.update(zip(missing, features))
-        return torch.stack([self.cache[c] for c in captions])
-
-
 def _lr_at(step: int, s: TeacherSettings) -> float:
     decay_start = int(s.decay_from * s.steps)
     decay = 1.0 if step < decay_start else (s.steps - step) / max(1, s.steps - decay_start)
@@ -113,7 +98,7 @@ class StepBudget:
 
     def __init__(self, stage: str, settings, start: int, probe: int = 250, skip: int = 50):
         self.stage, self.settings, self.start, self.probe, self.skip = stage, settings, start, probe, skip
-        self.begun = self.began_at = None
+        self.began_at = None
 
     def after(self, step: int) -> None:
         budget = self.settings.time_budget_s

@@ -44,7 +44,7 @@ class TeacherSettings:
     ema: float = 0.999
     decay_from: float = 1.0  # the learning rate falls linearly to 0 over the last (1 − decay_from) of the steps
     seed: int = 2
-    time_budget_s: float = 0.0  # > 0: fewer steps when the measured speed would overrun this (see fit_to_budget)
+    time_budget_s: float = 0.0  # > 0: fewer steps when the measured speed would overrun this (see StepBudget)
     workers: int = 0  # processes drawing the next batches ahead (for a GPU)
 
 
@@ -93,11 +93,12 @@ def _report_every(steps: int) -> int:
 
 
 class StepBudget:
-    """Shortens a stage to fit `budget_s` seconds (0: never): after `probe` steps it measures the speed
-    and lowers `settings.steps` to what fits, in hundreds, before any schedule has used the total."""
+    """Shortens a stage to fit `settings.time_budget_s` seconds (0: never): after `probe` steps it
+    measures the speed and lowers `settings.steps` (and the progress lines' total) to what fits, in
+    hundreds, before any schedule has used the total."""
 
-    def __init__(self, stage: str, settings, start: int, probe: int = 250, skip: int = 50):
-        self.stage, self.settings, self.start, self.probe, self.skip = stage, settings, start, probe, skip
+    def __init__(self, stage: str, settings, start: int, progress: Progress | None = None, probe: int = 250, skip: int = 50):
+        self.stage, self.settings, self.start, self.progress, self.probe, self.skip = stage, settings, start, progress, probe, skip
         self.began_at = None
 
     def after(self, step: int) -> None:
@@ -112,6 +113,8 @@ class StepBudget:
             if fits < self.settings.steps:
                 log(self.stage, f"time budget {budget:.0f} s at {rate:.1f} steps/s: {fits} steps instead of {self.settings.steps}")
                 self.settings.steps = fits
+                if self.progress is not None:
+                    self.progress.total = fits
 
 
 # ------------------------------------------------------------------ autoencoder
@@ -195,7 +198,7 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
     start = _resume(ckpt, {"unet": unet, "text": text, "ema": ema, "opt": opt})
     progress = Progress("teacher", s.steps, start)
     frozen: CaptionEncoder | None = None
-    budget = StepBudget("teacher", s, start)
+    budget = StepBudget("teacher", s, start, progress)
     data = scenes.ahead(scenes.batch, ((s.seed, k * s.batch, s.batch) for k in range(start, s.steps)), s.workers)
     for step, (images, captions, _) in zip(range(start, s.steps), data):
         if step >= s.steps:  # shortened by the time budget
@@ -225,7 +228,6 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
             for e, p in zip(ema.parameters(), unet.parameters()):
                 e.lerp_(p, 1 - decay)
         budget.after(step + 1)
-        progress.total = s.steps
         if (step + 1) % (2 * _report_every(s.steps)) == 0:
             progress.line(step + 1, loss=loss.item())
         if (step + 1) % checkpoint_every == 0:
@@ -318,7 +320,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     if start == 0 and evaluate_fn is not None:
         curve.append({"step": 0, **evaluate_fn(student)})
         log(name, f"step 0: {curve[-1]}")
-    budget = StepBudget(name, s, start)
+    budget = StepBudget(name, s, start, progress)
     data = scenes.ahead(scenes.captions, ((s.seed, k * s.batch, s.batch) for k in range(start, s.steps)), s.workers)
     for step, (captions, _) in zip(range(start, s.steps), data):
         if step >= s.steps:  # shortened by the time budget
@@ -361,7 +363,6 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
             lora_opt.step()
 
         budget.after(step + 1)
-        progress.total = s.steps
         if (step + 1) % _report_every(s.steps) == 0:
             progress.line(step + 1, loss=loss.item(), lora=lora_loss.item(), kappa=kappa_real, **metrics)
         if evaluate_fn is not None and ((step + 1) % s.eval_every == 0 or step + 1 == s.steps):

@@ -205,17 +205,19 @@ class StudentTest(unittest.TestCase):
 
 class BudgetAndPrefetchTest(unittest.TestCase):
     def test_budget_lowers_the_steps_to_what_fits_after_the_probe(self):
+        progress = stages.Progress("s", 20000, 0)
         clock = iter([100.0, 104.0])  # 200 steps (50 → 250) in 4 s: 50 steps/s
         original = stages.time.monotonic
         stages.time.monotonic = lambda: next(clock)
         try:
             settings = StudentSettings(steps=20000, time_budget_s=60)
-            budget = StepBudget("s", settings, start=0)
+            budget = StepBudget("s", settings, start=0, progress=progress)
             for step in range(1, 300):
                 budget.after(step)
         finally:
             stages.time.monotonic = original
         self.assertEqual(settings.steps, 2700)  # 0.92 × 50 × 60 = 2760, in hundreds
+        self.assertEqual(progress.total, 2700)
 
     def test_no_budget_or_a_resumed_stage_keeps_its_steps(self):
         for budget_s, start in ((0.0, 0), (60.0, 100)):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from .checkpoint import log
 from .evaluate import REMOVAL_PAIRS, adherence, eval_set, one_step_images, removal_rates, student_curve_point, teacher_images
 from .export import export_bundle, reference_images
 from .plot import plot_curves
-from .stages import CaptionEncoder, train_student, write_json
+from .stages import CaptionEncoder, StudentSettings, student_finished, train_student, write_json
 
 ALPHA_CANDIDATES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
@@ -24,6 +26,8 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
     if args.only is not None:
         train_student(args.only, cfg, pgsb_s if args.only == "pgsb" else sb_s, teacher, text, ae, args.work, curve_fn, every, scene_clip)
         return
+    if args.students == "together" and args.until != "pgsb":
+        train_students_together(args, {"pgsb": pgsb_s, "swiftbrush": sb_s})
     pgsb = train_student("pgsb", cfg, pgsb_s, teacher, text, ae, args.work, curve_fn, every, scene_clip)
     if args.until == "pgsb":
         return
@@ -49,6 +53,44 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
     export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=BUNDLE_VERSION, profile=args.profile)
     write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
+
+
+TRAINING_DIR = Path(__file__).resolve().parent.parent
+
+
+def student_command(args, name: str, threads: int) -> list[str]:
+    """This run's command line for one student alone (`--only`), with `threads` threads."""
+    command = [sys.executable, "-m", "snoopi_train", "--only", name, "--threads", str(threads), "--work", str(args.work.resolve()),
+               "--results", str(args.results.resolve()), "--out", str(args.out.resolve()), "--device", args.device,
+               "--profile", args.profile, "--workers", str(args.workers)]
+    command += [part for budget in args.budget for part in ("--budget", budget)]
+    if args.student_steps is not None:
+        command += ["--student-steps", str(args.student_steps)]
+    if args.quick:
+        command.append("--quick")
+    return command
+
+
+def train_students_together(args, settings: dict[str, StudentSettings]) -> None:
+    """The unfinished students at once, one process each with an equal share of the threads (on two
+    cores both take ~64 min this way, ~80 min one after the other). A rerun resumes each from its checkpoint."""
+    pending = [name for name, s in settings.items()
+               if not (args.work / f"{name}.pt").exists() or not student_finished(device.load(args.work / f"{name}.pt"), s.steps)]
+    if not pending:
+        return
+    threads = max(1, args.threads // len(pending))
+    log("train", f"training {' and '.join(pending)} at once, one process each with {threads} thread(s)")
+    children = [subprocess.Popen(student_command(args, name, threads), cwd=TRAINING_DIR) for name in pending]
+    try:
+        codes = [child.wait() for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+                child.wait()
+    failed = [f"{name} (exit {code})" for name, code in zip(pending, codes) if code != 0]
+    if failed:
+        raise SystemExit(f"student training stopped: {', '.join(failed)}; run the same command again to resume")
 
 
 def evaluate_all(args, ae, teacher, pgsb, swiftbrush, encode, pgsb_curve, sb_curve, pgsb_s, sb_s) -> dict:

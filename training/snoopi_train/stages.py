@@ -253,6 +253,12 @@ def student_lr(s: StudentSettings, step: int) -> float:
     return s.lr if step < half else s.lr * (s.steps - step) / (s.steps - half)
 
 
+def student_finished(state: dict, steps: int) -> bool:
+    """Whether a student's final file needs no more training: it reached `steps`, or it cannot be
+    extended (a slim file without its LoRA teacher)."""
+    return int(state.get("step", steps)) >= steps or "lora_teacher" not in state
+
+
 def vsd_gradient(x0: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """VSD's gradient with respect to the student's x0: the LoRA teacher's denoised estimate minus
     the frozen teacher's (so a descent step moves x0 towards the teacher's and away from the
@@ -284,7 +290,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     if final.exists():
         state = device.load(final)
         done = int(state.get("step", s.steps))
-        if done >= s.steps or "lora_teacher" not in state:
+        if student_finished(state, s.steps):
             student.load_state_dict(state["unet"])
             return StudentResult(student.to(device.current()), state["curve"], done)
         # A finished student asked to train longer: carry on from its final state.

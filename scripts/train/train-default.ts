@@ -27,7 +27,9 @@ Options:
   --out <dir>       where the bundle is installed (default gpu-service/assets/default-bundle)
   --results <dir>   tables, curves and the plot (default training/results)
   --until <stage>   stop after autoencoder|teacher|scene_clip|pgsb|swiftbrush|evaluate|export
-  --student-steps N steps of each student (default 5000); a larger N later extends finished students
+  --student-steps N steps of each student (default 3000); a larger N later extends finished students
+  --students <how>  together (default: both students at once, one process each with half the
+                    threads) or one-by-one
   --device <d>      cpu (default), cuda, or auto
   --profile <p>     cpu (default: sized for two cores) or gpu (larger batches and more steps; with
                     --device cuda; training/gpu-train.sh runs it on a GPU machine without Node)
@@ -46,6 +48,7 @@ export async function trainDefault(argv: string[]): Promise<number> {
       results: { type: 'string', default: join(ROOT, 'training/results') },
       until: { type: 'string' },
       'student-steps': { type: 'string' },
+      students: { type: 'string' },
       device: { type: 'string' },
       profile: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -61,6 +64,7 @@ export async function trainDefault(argv: string[]): Promise<number> {
   const args = ['-m', 'snoopi_train', '--work', resolve(values.work), '--out', out, '--results', resolve(values.results)]
   if (values.until) args.push('--until', values.until)
   if (values['student-steps']) args.push('--student-steps', values['student-steps'])
+  if (values.students) args.push('--students', values.students)
   if (values.device) args.push('--device', values.device)
   if (values.profile) args.push('--profile', values.profile)
   if (values.quick) args.push('--quick')

@@ -22,7 +22,7 @@ STUDENTS = ("pgsb", "swiftbrush")
 # step instead; on the CPU it would take days.
 GPU_PROFILE = {
     "teacher": dict(steps=30000, text_steps=8000, batch=256, lr=5e-4, warmup=500, ema=0.9995, decay_from=0.6),
-    "students": dict(steps=20000, batch=256, lr=1e-4, eval_every=1000),
+    "students": dict(steps=6000, batch=256, lr=4e-4, eval_every=1000),
 }
 
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         ae_s.steps, teacher_s.steps, teacher_s.text_steps, teacher_s.warmup, clip_s.steps = 20, 30, 15, 5, 20
         for s in (pgsb_s, sb_s):
-            s.steps, s.eval_every = 10, 5
+            s.steps, s.eval_every, s.warmup = 10, 5, 3
     if args.student_steps is not None:
         if args.student_steps < 1:
             raise SystemExit("--student-steps must be at least 1")

@@ -12,7 +12,7 @@ import torch
 from .checkpoint import write_json
 from .clip_ids import caption_ids
 from .detector import to_uint8
-from .diffusion import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, ONE_STEP_TIMESTEP, one_step
+from .diffusion import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, ONE_STEP_TIMESTEP, STUDENT_PREDICTION, one_step
 from .nets import ModelConfig, TextEncoder, UNet
 from .noise import gaussian_noise
 
@@ -49,7 +49,7 @@ def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae
     })
     write_json(out / "scheduler" / "scheduler_config.json", {
         "_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.31.0", "beta_start": BETA_START, "beta_end": BETA_END,
-        "beta_schedule": "scaled_linear", "num_train_timesteps": NUM_TRAIN_TIMESTEPS, "prediction_type": "epsilon",
+        "beta_schedule": "scaled_linear", "num_train_timesteps": NUM_TRAIN_TIMESTEPS, "prediction_type": STUDENT_PREDICTION,
         "steps_offset": 1, "timestep_spacing": "trailing",
     })
     write_json(out / "text_encoder" / "config.json", {

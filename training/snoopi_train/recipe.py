@@ -16,7 +16,7 @@ from .stages import CaptionEncoder, StudentSettings, student_finished, train_stu
 
 ALPHA_CANDIDATES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
-BUNDLE_VERSION = "shapes-pgsb-v3"
+BUNDLE_VERSION = "shapes-pgsb-v4"
 
 
 def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:

@@ -34,7 +34,7 @@ class ExportTest(unittest.TestCase):
             vae = json.loads((out / "vae_decoder/config.json").read_text())
             self.assertEqual(vae["scaling_factor"], 2.5)
             self.assertEqual(2 ** (len(vae["block_out_channels"]) - 1), 4)  # 32×32 images, 8×8 latents
-            self.assertEqual(json.loads((out / "scheduler/scheduler_config.json").read_text())["prediction_type"], "epsilon")
+            self.assertEqual(json.loads((out / "scheduler/scheduler_config.json").read_text())["prediction_type"], "sample")
 
     def test_reference_images_are_deterministic_and_nasa_changes_its_case(self):
         a = reference_images(self.text, self.unet, self.ae, alpha=1.0)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from tests.helpers import TINY
 from snoopi_train import scenes
 from snoopi_train.clip_ids import caption_ids
-from snoopi_train.diffusion import add_noise, guided_eps, one_step
+from snoopi_train.diffusion import add_noise, guided_eps, one_step, teacher_one_step
 from snoopi_train.nets import AutoEncoder, TextEncoder, UNet, add_lora
 from snoopi_train import stages
 from snoopi_train.scene_clip import SceneCLIP
@@ -186,7 +186,7 @@ class StudentTest(unittest.TestCase):
             curve_fn = lambda unet: points.append(1) or {"held_out": 0.5}  # noqa: E731
             clip = SceneCLIP(TINY.text_width).eval().requires_grad_(False)  # the default recipe adds the CLIP loss
             for mode in ("random", "fixed"):
-                settings = StudentSettings(kappa_mode=mode, steps=6, batch=4, eval_every=3, lora_rank=4)
+                settings = StudentSettings(kappa_mode=mode, steps=6, batch=4, eval_every=3, lora_rank=4, warmup=2)
                 result = train_student(f"student-{mode}", TINY, settings, teacher, text, ae, work, curve_fn, checkpoint_every=3, scene_clip=clip)
                 self.assertEqual([p["step"] for p in result.curve], [0, 3, 6])
                 changed = any(not torch.equal(p, q) for p, q in zip(result.unet.parameters(), teacher.parameters()))
@@ -197,27 +197,55 @@ class StudentTest(unittest.TestCase):
             self.assertTrue((work / "student-random.pt").exists())
             self.assertFalse((work / "student-random.ckpt").exists())
             # Asking for more steps later extends the finished student instead of starting again.
-            longer = StudentSettings(kappa_mode="random", steps=9, batch=4, eval_every=3, lora_rank=4)
+            longer = StudentSettings(kappa_mode="random", steps=9, batch=4, eval_every=3, lora_rank=4, warmup=2)
             extended = train_student("student-random", TINY, longer, teacher, text, ae, work, curve_fn, checkpoint_every=3, scene_clip=clip)
             self.assertEqual([p["step"] for p in extended.curve], [0, 3, 6, 9])
             self.assertEqual(torch.load(work / "student-random.pt")["step"], 9)
 
 
+    def test_warmup_moves_the_x0_student_to_the_teachers_one_step_estimate(self):
+        with tempfile.TemporaryDirectory() as work:
+            work = Path(work)
+            ae = train_autoencoder(TINY, AutoencoderSettings(steps=3, batch=8), work)
+            teacher, text = train_teacher(TINY, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1), ae, work)
+            z = torch.randn(16, 4, 8, 8, generator=torch.Generator().manual_seed(9))
+            cond = text(torch.tensor([caption_ids(c) for c in scenes.captions(12, 0, 16)[0]])).detach()
+            with torch.no_grad():
+                target = teacher_one_step(teacher, z, cond)
+                before = F.mse_loss(one_step(teacher, z, cond), target).item()  # the student starts as the teacher
+            settings = StudentSettings(steps=150, warmup=150, batch=16, lora_rank=4, clip_weight=0.0, lr=5e-3)
+            student = train_student("warm", TINY, settings, teacher, text, ae, work).unet
+            with torch.no_grad():
+                after = F.mse_loss(one_step(student, z, cond), target).item()
+            self.assertLess(after, 0.5 * before, (before, after))
+
+
 class BudgetAndPrefetchTest(unittest.TestCase):
-    def test_budget_lowers_the_steps_to_what_fits_after_the_probe(self):
-        progress = stages.Progress("s", 20000, 0)
-        clock = iter([100.0, 104.0])  # 200 steps (50 → 250) in 4 s: 50 steps/s
+    def run_budget(self, settings, clock, **probe):
+        progress = stages.Progress("s", settings.steps, 0)
+        ticks = iter(clock)
         original = stages.time.monotonic
-        stages.time.monotonic = lambda: next(clock)
+        stages.time.monotonic = lambda: next(ticks)
         try:
-            settings = StudentSettings(steps=20000, time_budget_s=60)
-            budget = StepBudget("s", settings, start=0, progress=progress)
-            for step in range(1, 300):
+            budget = StepBudget("s", settings, start=0, progress=progress, **probe)
+            for step in range(1, 700):
                 budget.after(step)
         finally:
             stages.time.monotonic = original
-        self.assertEqual(settings.steps, 2700)  # 0.92 × 50 × 60 = 2760, in hundreds
-        self.assertEqual(progress.total, 2700)
+        return progress
+
+    def test_budget_lowers_the_steps_to_what_fits_after_the_probe(self):
+        settings = StudentSettings(steps=20000, time_budget_s=60)
+        # created at 96 s; 200 steps (50 → 250) in 4 s: 50 steps/s, with 52 s left at step 250
+        progress = self.run_budget(settings, [96.0, 100.0, 104.0])
+        self.assertEqual(settings.steps, 2600)  # 250 + 0.92 × 50 × 52 = 2642, in hundreds
+        self.assertEqual(progress.total, 2600)
+
+    def test_budget_measures_the_speed_after_the_warmup(self):
+        settings = StudentSettings(steps=20000, time_budget_s=60, warmup=300)
+        # fast warm-up (300 steps in 2 s), then 200 steps (350 → 550) in 20 s: 10 steps/s, 36 s left
+        self.run_budget(settings, [0.0, 4.0, 24.0], probe=550, skip=350)
+        self.assertEqual(settings.steps, 800)  # 550 + 0.92 × 10 × 36 = 881
 
     def test_no_budget_or_a_resumed_stage_keeps_its_steps(self):
         for budget_s, start in ((0.0, 0), (60.0, 100)):

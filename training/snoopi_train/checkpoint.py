@@ -22,6 +22,10 @@ class Progress:
         self.stage, self.total, self.start = stage, total, start
         self.started = time.monotonic()
 
+    def restart(self, step: int) -> None:
+        """Measure the speed from `step` on (after warm-up steps that ran at another speed)."""
+        self.start, self.started = step, time.monotonic()
+
     def line(self, step: int, **metrics: float) -> None:
         elapsed = time.monotonic() - self.started
         done = step - self.start

@@ -19,7 +19,7 @@ from .noise import gaussian_noise
 OPSET = 17
 
 
-def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str, profile: str = "cpu") -> None:
+def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str, trained: str = "") -> None:
     out.mkdir(parents=True, exist_ok=True)
     text, unet, ae = text.cpu().eval(), unet.cpu().eval(), ae.cpu().eval()  # the ONNX export traces on the CPU
     ids = torch.tensor([caption_ids("a red circle")], dtype=torch.int32)
@@ -60,7 +60,7 @@ def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae
         "_class_name": "UNet2DConditionModel", "sample_size": 8, "in_channels": cfg.latent_channels, "out_channels": cfg.latent_channels,
         "block_out_channels": list(cfg.unet_channels), "layers_per_block": 1, "cross_attention_dim": cfg.text_width,
         "attention_head_dim": cfg.head_dim, "norm_num_groups": cfg.norm_groups, "use_linear_projection": True,
-        "snoopi_trained_by": f"training/ (PG-SB, {profile} profile)",
+        "snoopi_trained_by": f"training/ (PG-SB student{', ' + trained if trained else ''})",
     })
     write_json(out / "vae_decoder" / "config.json", {
         "_class_name": "AutoencoderKL", "latent_channels": cfg.latent_channels, "block_out_channels": list(cfg.ae_channels),

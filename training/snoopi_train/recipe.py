@@ -36,12 +36,12 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
         return
 
     evaluation_file = args.work / "evaluation.json"
-    trained = {"pgsb_steps": pgsb.steps, "swiftbrush_steps": swiftbrush.steps, "profile": args.profile}
+    trained = {"pgsb": pgsb.trained, "swiftbrush": swiftbrush.trained, "profile": args.profile}
     cached = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else None
     if cached is not None and cached.get("trained") == trained:
         results = cached
     else:
-        results = evaluate_all(args, ae, teacher, pgsb.unet, swiftbrush.unet, encode, pgsb.curve, swiftbrush.curve, pgsb_s, sb_s)
+        results = evaluate_all(args, ae, teacher, pgsb, swiftbrush, encode, pgsb_s, sb_s)
         results["trained"] = trained
         write_json(evaluation_file, results)
     write_results(args.results, results)
@@ -50,7 +50,7 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
 
     alpha = results["nasa"]["alpha"]
     staging = args.out.with_name(args.out.name + ".staging")
-    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=BUNDLE_VERSION, profile=args.profile)
+    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=BUNDLE_VERSION, trained=pgsb.trained)
     write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 
@@ -93,17 +93,19 @@ def train_students_together(args, settings: dict[str, StudentSettings]) -> None:
         raise SystemExit(f"student training stopped: {', '.join(failed)}; run the same command again to resume")
 
 
-def evaluate_all(args, ae, teacher, pgsb, swiftbrush, encode, pgsb_curve, sb_curve, pgsb_s, sb_s) -> dict:
+def evaluate_all(args, ae, teacher, pgsb_result, swiftbrush_result, encode, pgsb_s, sb_s) -> dict:
     seeds_per_caption = 4 if args.quick else 25
-    results: dict = {"adherence": [], "curves": {"PG-SB (κ ~ U(0.5, 4))": pgsb_curve, "SwiftBrush (fixed κ = 4.5)": sb_curve}}
+    pgsb, swiftbrush = pgsb_result.unet, swiftbrush_result.unet
+    results: dict = {"adherence": [], "curves": {f"PG-SB (κ ~ U({pgsb_s.kappa_min:g}, {pgsb_s.kappa_max:g}); {pgsb_result.trained})": pgsb_result.curve,
+                                                 f"SwiftBrush (fixed κ = {sb_s.kappa_fixed:g}; {swiftbrush_result.trained})": swiftbrush_result.curve}}
     for split in ("held_out", "seen"):
         captions, objects, seeds = eval_set(split, seeds_per_caption)
         started = time.monotonic()
         rows = [
             (f"teacher ({TEACHER_STEPS} DDIM steps, CFG κ = {TEACHER_KAPPA})", 2 * TEACHER_STEPS,
              teacher_images(teacher, ae, encode, captions, seeds, TEACHER_STEPS, TEACHER_KAPPA)),
-            ("PG-SB student (one step)", 1, one_step_images(pgsb, ae, encode, captions, seeds)),
-            ("SwiftBrush student, fixed κ (one step)", 1, one_step_images(swiftbrush, ae, encode, captions, seeds)),
+            (f"PG-SB student (one step; {pgsb_result.trained})", 1, one_step_images(pgsb, ae, encode, captions, seeds)),
+            (f"SwiftBrush student, fixed κ (one step; {swiftbrush_result.trained})", 1, one_step_images(swiftbrush, ae, encode, captions, seeds)),
         ]
         for name, evals, images in rows:
             results["adherence"].append({"model": name, "split": split, "unet_evaluations": evals, "images": len(captions),

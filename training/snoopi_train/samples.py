@@ -1,5 +1,6 @@
 """A picture of what the default model draws: prompts in the top row, the same seeds with a negative
-prompt (NASA, the bundle's α) below. `python3 -m snoopi_train.samples` after training."""
+prompt (NASA, the bundle's α) below. `python3 -m snoopi_train.samples [WORK] [RESULTS]` after training
+(defaults ../.cache/training and results)."""
 from __future__ import annotations
 
 import json
@@ -47,4 +48,4 @@ def main(work: Path, results: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../.cache/training"), Path("results"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../.cache/training"), Path(sys.argv[2] if len(sys.argv) > 2 else "results"))

@@ -251,6 +251,12 @@ class StudentResult:
     unet: UNet
     curve: list[dict] = field(default_factory=list)
     steps: int = 0
+    batch: int = 0
+
+    @property
+    def trained(self) -> str:
+        """How much it trained, for tables: "3,000 steps × 32"."""
+        return f"{self.steps:,} steps × {self.batch}"
 
 
 def student_lr(s: StudentSettings, step: int) -> float:
@@ -297,7 +303,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
         done = int(state.get("step", s.steps))
         if student_finished(state, s.steps):
             student.load_state_dict(state["unet"])
-            return StudentResult(student.to(device.current()), state["curve"], done)
+            return StudentResult(student.to(device.current()), state["curve"], done, state.get("settings", {}).get("batch", s.batch))
         # A finished student asked to train longer: carry on from its final state.
         log(name, f"extending from step {done} to {s.steps}")
         save_atomic(state, ckpt)
@@ -382,6 +388,8 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
             metrics["lora"] = lora_loss.item()
 
         budget.after(step + 1)
+        if step + 1 == s.warmup:
+            progress.restart(step + 1)  # the time left from the VSD steps' speed
         if (step + 1) % _report_every(s.steps) == 0:
             progress.line(step + 1, loss=loss.item(), **metrics)
         if evaluate_fn is not None and ((step + 1) % s.eval_every == 0 or step + 1 == s.steps):
@@ -395,4 +403,4 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
                  "lora_opt": lora_opt.state_dict(), "curve": curve, "settings": s.__dict__}, final)
     ckpt.unlink(missing_ok=True)
     log(name, "done")
-    return StudentResult(student, curve, s.steps)
+    return StudentResult(student, curve, s.steps, s.batch)

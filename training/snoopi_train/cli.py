@@ -62,12 +62,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads (default: all cores)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (cuda when PyTorch sees a GPU)")
     p.add_argument("--profile", choices=("cpu", "gpu"), default="cpu",
-                   help="cpu: the recipe sized for two CPU cores (~2–2.5 h); gpu: larger batches and more steps (for --device cuda)")
+                   help="cpu: the recipe sized for two CPU cores (~1 h 40 min); gpu: larger batches and more steps (for --device cuda)")
     p.add_argument("--only", choices=STUDENTS, default=None,
                    help="train only this student and stop (to train both students at once in two processes)")
     p.add_argument("--students", choices=("together", "one-by-one"), default="together",
                    help="together (default): the two students at once, one process each with half the threads "
-                   "(~64 instead of ~80 min on two cores); one-by-one: in this process, one after the other")
+                   "(measured 64 instead of ~80 min for 5,000-step students on two cores); one-by-one: in this process, one after the other")
     p.add_argument("--budget", action="append", default=[], metavar="STAGE=SECONDS",
                    help="cap a stage's wall time: after 250 steps its step count is lowered to what fits (teacher, pgsb, swiftbrush)")
     p.add_argument("--workers", type=int, default=0, help="processes drawing training batches ahead of a GPU (default 0)")

@@ -73,7 +73,8 @@ def student_command(args, name: str, threads: int) -> list[str]:
 
 def train_students_together(args, settings: dict[str, StudentSettings]) -> None:
     """The unfinished students at once, one process each with an equal share of the threads (on two
-    cores both take ~64 min this way, ~80 min one after the other). A rerun resumes each from its checkpoint."""
+    cores the 5,000-step v3 students took 64 min this way, ~80 min one after the other). A rerun
+    resumes each from its checkpoint."""
     pending = [name for name, s in settings.items()
                if not (args.work / f"{name}.pt").exists() or not student_finished(device.load(args.work / f"{name}.pt"), s.steps)]
     if not pending:

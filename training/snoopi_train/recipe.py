@@ -153,4 +153,8 @@ def write_results(folder: Path, results: dict) -> None:
                        ("SwiftBrush student without NASA", "swiftbrush_without"), ("SwiftBrush student with NASA", "swiftbrush_with")):
         r = nasa[key]
         lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} |")
+    lines += ["", f"Per pair, PG-SB student (success without → with NASA, α = {nasa['alpha']}):", "", "| prompt | negative | without | with |",
+              "| --- | --- | --- | --- |"]
+    for pair, without, with_nasa in zip(nasa["pairs"], nasa["without"]["per_pair"], nasa["with"]["per_pair"]):
+        lines.append(f"| {pair['prompt']} | {pair['negative']} | {without:.0%} | {with_nasa:.0%} |")
     (folder / "results.md").write_text("\n".join(lines) + "\n")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from snoopi_train.recipe import write_results
+
 TRAINING_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -57,6 +59,27 @@ class StudentsTogetherTest(unittest.TestCase):
         self.assertIn("training pgsb and swiftbrush at once", log)
         self.assertIn("[pgsb] extending from step 10 to 12", log)
         self.assertEqual(torch.load(together / "swiftbrush.pt")["step"], 12)
+
+
+class ResultsTablesTest(unittest.TestCase):
+    def test_tables_show_each_model_and_each_removal_pair(self):
+        rates = lambda success, per_pair: {"removed": success, "kept": 1.0, "success": success, "per_pair": per_pair}  # noqa: E731
+        results = {
+            "adherence": [{"model": "PG-SB student (one step; 1,600 steps × 256)", "split": split, "unet_evaluations": 1, "images": 500,
+                           "adherence": value} for split, value in (("held_out", 0.89), ("seen", 0.84))],
+            "curves": {"PG-SB": [{"step": 0, "held_out": 0.0}, {"step": 1600, "held_out": 0.89}]},
+            "nasa": {"alpha": 1.0, "seeds": 100, "pairs": [{"prompt": "red circle and blue square", "negative": "blue square"},
+                                                           {"prompt": "yellow square and green circle", "negative": "green circle"}],
+                     "without": rates(0.2, [0.4, 0.0]), "with": rates(0.53, [1.0, 0.06]),
+                     "swiftbrush_without": rates(0.3, [0.5, 0.1]), "swiftbrush_with": rates(0.8, [0.9, 0.7])},
+        }
+        with tempfile.TemporaryDirectory() as folder:
+            write_results(Path(folder), results)
+            table = (Path(folder) / "results.md").read_text()
+            self.assertTrue((Path(folder) / "adherence-curve.png").stat().st_size > 0)
+        self.assertIn("| PG-SB student (one step; 1,600 steps × 256) | 1 | 89.0% | 84.0% |", table)
+        self.assertIn("| with NASA (α = 1.0) | 53.0% | 100.0% | 53.0% |", table)
+        self.assertIn("| yellow square and green circle | green circle | 0% | 6% |", table)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="together (default): the two students at once, one process each with half the threads "
                    "(measured 64 instead of ~80 min for 5,000-step students on two cores); one-by-one: in this process, one after the other")
     p.add_argument("--budget", action="append", default=[], metavar="STAGE=SECONDS",
-                   help="cap a stage's wall time: after 250 steps its step count is lowered to what fits (teacher, pgsb, swiftbrush)")
+                   help="cap a stage's wall time: after 250 steps (a student's after its warm-up) its step count is lowered to what fits "
+                   "(teacher, pgsb, swiftbrush)")
     p.add_argument("--workers", type=int, default=0, help="processes drawing training batches ahead of a GPU (default 0)")
     return p.parse_args(argv)
 

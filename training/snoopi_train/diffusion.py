@@ -1,4 +1,4 @@
-"""The noise schedule the bundles declare (SD's scaled_linear, 1000 steps, ε-prediction), forward
+"""The noise schedule the bundles declare (SD's scaled_linear, 1000 steps; the teacher predicts ε), forward
 noising, DDIM sampling with classifier-free guidance for the teacher, and the students' one-step x0."""
 from __future__ import annotations
 

@@ -29,10 +29,12 @@ class Progress:
     def line(self, step: int, **metrics: float) -> None:
         elapsed = time.monotonic() - self.started
         done = step - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - step) / rate if rate > 0 else float("nan")
         shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        print(f"[{self.stage}] step {step}/{self.total} {shown} · {rate:.2f} steps/s · {eta / 60:.1f} min left", flush=True)
+        if done <= 0 or elapsed <= 0:  # just (re)started: no speed to tell yet
+            print(f"[{self.stage}] step {step}/{self.total} {shown} · measuring speed", flush=True)
+            return
+        rate = done / elapsed
+        print(f"[{self.stage}] step {step}/{self.total} {shown} · {rate:.2f} steps/s · {(self.total - step) / rate / 60:.1f} min left", flush=True)
 
 
 def log(stage: str, message: str) -> None:

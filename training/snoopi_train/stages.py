@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from . import device, scenes
 from .checkpoint import Progress, log, save_atomic, step_generator, write_json  # noqa: F401 (write_json re-exported)
 from .clip_ids import caption_ids
-from .diffusion import NUM_TRAIN_TIMESTEPS, add_noise, guided_eps, one_step, teacher_one_step, x0_from_eps
+from .diffusion import NUM_TRAIN_TIMESTEPS, STUDENT_PREDICTION, add_noise, guided_eps, one_step, teacher_one_step, x0_from_eps
 from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet, add_lora
 from .scene_clip import SceneCLIP
 from .text_features import CaptionEncoder, CaptionPooler
@@ -66,6 +66,7 @@ class StudentSettings:
     t_max: int = 980
     caption_dropout: float = 0.1
     clip_weight: float = 40.0  # the paper's CLIP loss, max(0, margin − cos) with the domain's SceneCLIP (0: off); 40 measured best of 0/10/40/100
+    ema: float = 0.998  # the student that is evaluated and exported: an exponential moving average of the weights after the warm-up (0: the last weights)
     eval_every: int = 250
     seed: int = 3
     time_budget_s: float = 0.0
@@ -264,10 +265,32 @@ def student_lr(s: StudentSettings, step: int) -> float:
     return s.lr if step < half else s.lr * (s.steps - step) / (s.steps - half)
 
 
+def student_prediction(state: dict) -> str:
+    """What a saved student's UNet predicts. Files from before this was recorded: the x0 students
+    came with the warm-up setting, the earlier ones predicted ε."""
+    if "prediction" in state:
+        return state["prediction"]
+    return STUDENT_PREDICTION if "warmup" in state.get("settings", {}) else "epsilon"
+
+
 def student_finished(state: dict, steps: int) -> bool:
     """Whether a student's final file needs no more training: it reached `steps`, or it cannot be
-    extended (a slim file without its LoRA teacher)."""
+    extended (a slim file without its LoRA teacher). A student of another parametrisation (an ε
+    student of an older recipe) always needs training."""
+    if student_prediction(state) != STUDENT_PREDICTION:
+        return False
     return int(state.get("step", steps)) >= steps or "lora_teacher" not in state
+
+
+def _set_aside_if_other_prediction(path: Path, name: str) -> None:
+    """An older recipe's student (another parametrisation) in the work folder is renamed, not loaded
+    as if it predicted x0 (it would be evaluated as noise) and not deleted."""
+    if path.exists():
+        found = student_prediction(device.load(path))
+        if found != STUDENT_PREDICTION:
+            aside = path.with_name(path.name + f".{found}-student")
+            path.replace(aside)
+            log(name, f"{path.name} predicts {found}, this recipe's students predict {STUDENT_PREDICTION}: moved to {aside.name}, training again")
 
 
 def vsd_gradient(x0: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -298,6 +321,8 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     final = work / f"{name}.pt"
     student = UNet(cfg)
     ckpt = work / f"{name}.ckpt"
+    _set_aside_if_other_prediction(final, name)
+    _set_aside_if_other_prediction(ckpt, name)
     if final.exists():
         state = device.load(final)
         done = int(state.get("step", s.steps))
@@ -316,11 +341,14 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
     lora_teacher.to(device.current()), student.to(device.current())
     opt = torch.optim.Adam(student.parameters(), lr=s.lr, betas=(0.0, 0.999))
     lora_opt = torch.optim.Adam(lora_params, lr=s.lora_lr)
+    # `average` is the student that is evaluated, saved as "unet" and exported; `student` trains.
+    average = copy.deepcopy(student).requires_grad_(False) if s.ema > 0 else student
     curve: list[dict] = []
     start = 0
     if ckpt.exists():
         state = device.load(ckpt)
-        student.load_state_dict(state["unet"])
+        student.load_state_dict(state.get("training_unet", state["unet"]))
+        average.load_state_dict(state["unet"])
         lora_teacher.load_state_dict(state["lora_teacher"])
         opt.load_state_dict(state["opt"])
         lora_opt.load_state_dict(state["lora_opt"])
@@ -335,7 +363,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
         pooled = CaptionPooler(text)
     progress = Progress(name, s.steps, start)
     if start == 0 and evaluate_fn is not None:
-        curve.append({"step": 0, **evaluate_fn(student)})
+        curve.append({"step": 0, **evaluate_fn(average)})
         log(name, f"step 0: {curve[-1]}")
     budget = StepBudget(name, s, start, progress, probe=s.warmup + 250, skip=s.warmup + 50)
     data = scenes.ahead(scenes.captions, ((s.seed, k * s.batch, s.batch) for k in range(start, s.steps)), s.workers)
@@ -387,20 +415,35 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
             lora_opt.step()
             metrics["lora"] = lora_loss.item()
 
+        if average is not student:
+            with torch.no_grad():  # the average follows the student exactly until the warm-up ends
+                since = step + 1 - s.warmup
+                decay = 0.0 if since <= 0 else min(s.ema, since / (10 + since))
+                for a, p in zip(average.parameters(), student.parameters()):
+                    a.lerp_(p, 1 - decay)
         budget.after(step + 1)
         if step + 1 == s.warmup:
             progress.restart(step + 1)  # the time left from the VSD steps' speed
         if (step + 1) % _report_every(s.steps) == 0:
             progress.line(step + 1, loss=loss.item(), **metrics)
         if evaluate_fn is not None and ((step + 1) % s.eval_every == 0 or step + 1 == s.steps):
-            curve.append({"step": step + 1, **evaluate_fn(student)})
-            log(name, f"step {step + 1}: {curve[-1]}")
+            curve.append({"step": step + 1, **evaluate_fn(average)})
+            last = f" (last weights: {evaluate_fn(student)})" if average is not student else ""
+            log(name, f"step {step + 1}: {curve[-1]}{last}")
         if (step + 1) % checkpoint_every == 0:
-            save_atomic({"step": step + 1, "unet": student.state_dict(), "lora_teacher": lora_teacher.state_dict(),
-                         "opt": opt.state_dict(), "lora_opt": lora_opt.state_dict(), "curve": curve}, ckpt)
+            save_atomic(_student_state(step + 1, average, student, lora_teacher, opt, lora_opt, curve), ckpt)
     # The final file keeps the whole training state, so a later run with more steps can extend it.
-    save_atomic({"step": s.steps, "unet": student.state_dict(), "lora_teacher": lora_teacher.state_dict(), "opt": opt.state_dict(),
-                 "lora_opt": lora_opt.state_dict(), "curve": curve, "settings": s.__dict__}, final)
+    save_atomic({**_student_state(s.steps, average, student, lora_teacher, opt, lora_opt, curve), "settings": s.__dict__}, final)
     ckpt.unlink(missing_ok=True)
     log(name, "done")
-    return StudentResult(student, curve, s.steps, s.batch)
+    return StudentResult(average, curve, s.steps, s.batch)
+
+
+def _student_state(step: int, average, student, lora_teacher, opt, lora_opt, curve) -> dict:
+    """"unet": the student to evaluate and export (the average); "training_unet": the weights that
+    train on, when they differ."""
+    state = {"step": step, "prediction": STUDENT_PREDICTION, "unet": average.state_dict(), "lora_teacher": lora_teacher.state_dict(),
+             "opt": opt.state_dict(), "lora_opt": lora_opt.state_dict(), "curve": curve}
+    if average is not student:
+        state["training_unet"] = student.state_dict()
+    return state

@@ -203,6 +203,41 @@ class StudentTest(unittest.TestCase):
             self.assertEqual(torch.load(work / "student-random.pt")["step"], 9)
 
 
+    def test_the_saved_student_is_the_moving_average_and_training_resumes_from_the_last_weights(self):
+        with tempfile.TemporaryDirectory() as work:
+            work = Path(work)
+            ae = train_autoencoder(TINY, AutoencoderSettings(steps=3, batch=8), work)
+            teacher, text = train_teacher(TINY, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1), ae, work)
+            settings = StudentSettings(steps=6, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.9)
+            result = train_student("avg", TINY, settings, teacher, text, ae, work)
+            state = torch.load(work / "avg.pt")
+            self.assertEqual(state["prediction"], "sample")
+            average, last = state["unet"], state["training_unet"]
+            self.assertTrue(any(not torch.equal(average[k], last[k]) for k in average), "the average differs from the last weights")
+            self.assertTrue(all(torch.equal(v, result.unet.state_dict()[k]) for k, v in average.items()), "the result is the average")
+            # Without an average the saved student is the last weights.
+            train_student("plain", TINY, StudentSettings(steps=6, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0), teacher, text, ae, work)
+            self.assertNotIn("training_unet", torch.load(work / "plain.pt"))
+            # Identical up to the end of the warm-up: the average starts from the student there.
+            early_avg = train_student("early-avg", TINY, StudentSettings(steps=2, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.9), teacher, text, ae, work)
+            early_plain = train_student("early-plain", TINY, StudentSettings(steps=2, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0), teacher, text, ae, work)
+            for (k, a), b in zip(early_avg.unet.state_dict().items(), early_plain.unet.state_dict().values()):
+                self.assertTrue(torch.equal(a, b), k)
+
+    def test_an_epsilon_student_of_an_older_recipe_is_set_aside_and_trained_again(self):
+        with tempfile.TemporaryDirectory() as work:
+            work = Path(work)
+            ae = train_autoencoder(TINY, AutoencoderSettings(steps=3, batch=8), work)
+            teacher, text = train_teacher(TINY, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1), ae, work)
+            old = {"step": 6, "unet": teacher.state_dict(), "curve": [{"step": 6, "held_out": 0.5}], "settings": {"steps": 6, "batch": 4}}
+            torch.save(old, work / "pgsb.pt")  # a v3 file: no "prediction", no warm-up setting
+            self.assertFalse(stages.student_finished(old, 6))
+            self.assertTrue(stages.student_finished({**old, "settings": {"warmup": 300}}, 6), "an x0 file of before the record counts as x0")
+            result = train_student("pgsb", TINY, StudentSettings(steps=3, batch=4, lora_rank=4, warmup=1, clip_weight=0.0), teacher, text, ae, work)
+            self.assertEqual(result.steps, 3)
+            self.assertEqual(torch.load(work / "pgsb.pt")["prediction"], "sample")
+            self.assertEqual(torch.load(work / "pgsb.pt.epsilon-student")["curve"], old["curve"], "the old file is kept, renamed")
+
     def test_warmup_moves_the_x0_student_to_the_teachers_one_step_estimate(self):
         with tempfile.TemporaryDirectory() as work:
             work = Path(work)
@@ -246,6 +281,16 @@ class BudgetAndPrefetchTest(unittest.TestCase):
         # fast warm-up (300 steps in 2 s), then 200 steps (350 → 550) in 20 s: 10 steps/s, 36 s left
         self.run_budget(settings, [0.0, 4.0, 24.0], probe=550, skip=350)
         self.assertEqual(settings.steps, 800)  # 550 + 0.92 × 10 × 36 = 881
+
+    def test_progress_right_after_a_restart_says_it_is_measuring(self):
+        import contextlib, io
+        progress = stages.Progress("s", 1000, 0)
+        progress.restart(300)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            progress.line(300, loss=1.0)
+        self.assertIn("measuring speed", out.getvalue())
+        self.assertNotIn("nan", out.getvalue())
 
     def test_no_budget_or_a_resumed_stage_keeps_its_steps(self):
         for budget_s, start in ((0.0, 0), (60.0, 100)):

@@ -1,6 +1,8 @@
 """Prompt adherence and negative-prompt removal, measured with the deterministic detector."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -19,6 +21,17 @@ REMOVAL_PAIRS: list[tuple[list[tuple[str, str]], tuple[str, str]]] = [
     ([("blue", "triangle"), ("yellow", "square")], ("yellow", "square")),
     ([("red", "circle"), ("green", "square"), ("blue", "triangle")], ("green", "square")),
 ]
+
+
+
+def survey_pairs() -> list[tuple[list[tuple[str, str]], tuple[str, str]]]:
+    """Every seen two-object combination, once with each object as the negative (112 pairs): NASA's
+    rate beyond the eight pairs above, which were picked before measuring and are not all alike."""
+    pairs = []
+    for a, b in itertools.combinations(scenes.OBJECTS, 2):
+        if frozenset((a, b)) not in scenes.HELD_OUT_PAIRS:
+            pairs += [([a, b], b), ([a, b], a)]
+    return pairs
 
 
 def latent_noise(seeds: list[int], channels: int = 4, side: int = 8) -> torch.Tensor:

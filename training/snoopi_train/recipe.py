@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import device
 from .checkpoint import log
-from .evaluate import REMOVAL_PAIRS, adherence, eval_set, one_step_images, removal_rates, student_curve_point, teacher_images
+from .evaluate import REMOVAL_PAIRS, adherence, survey_pairs, eval_set, one_step_images, removal_rates, student_curve_point, teacher_images
 from .export import export_bundle, reference_images
 from .plot import plot_curves
 from .stages import CaptionEncoder, StudentSettings, student_finished, train_student, write_json
@@ -17,6 +17,8 @@ from .stages import CaptionEncoder, StudentSettings, student_finished, train_stu
 ALPHA_CANDIDATES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
 BUNDLE_VERSION = "shapes-pgsb-v4"
+SURVEY_SEEDS = 10  # per pair of the NASA survey (112 pairs)
+EVALUATION_VERSION = 2  # bump when evaluate_all measures something new, so cached evaluations are redone
 
 
 def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
@@ -36,7 +38,7 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
         return
 
     evaluation_file = args.work / "evaluation.json"
-    trained = {"pgsb": pgsb.trained, "swiftbrush": swiftbrush.trained, "profile": args.profile}
+    trained = {"pgsb": pgsb.trained, "swiftbrush": swiftbrush.trained, "profile": args.profile, "evaluation": EVALUATION_VERSION}
     cached = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else None
     if cached is not None and cached.get("trained") == trained:
         results = cached
@@ -131,6 +133,13 @@ def evaluate_all(args, ae, teacher, pgsb_result, swiftbrush_result, encode, pgsb
         "swiftbrush_with": removal_rates(swiftbrush, ae, encode, report_seeds, best["alpha"]),
     }
     log("evaluate", f"removal success without NASA {results['nasa']['without']['success']:.3f}, with NASA {results['nasa']['with']['success']:.3f}")
+    survey, survey_seeds = survey_pairs(), list(range(200_000, 200_000 + (2 if args.quick else SURVEY_SEEDS)))
+    results["nasa_survey"] = {"pairs": len(survey), "seeds": len(survey_seeds), **{
+        key: removal_rates(unet, ae, encode, survey_seeds, a, pairs=survey)
+        for key, unet, a in (("without", pgsb, 0.0), ("with", pgsb, best["alpha"]),
+                             ("swiftbrush_without", swiftbrush, 0.0), ("swiftbrush_with", swiftbrush, best["alpha"]))}}
+    log("evaluate", f"all {len(survey)} seen two-object pairs: success without NASA {results['nasa_survey']['without']['success']:.3f}, "
+        f"with NASA {results['nasa_survey']['with']['success']:.3f}")
     results["settings"] = {"pgsb": pgsb_s.__dict__, "swiftbrush": sb_s.__dict__, "seeds_per_caption": seeds_per_caption}
     return results
 
@@ -157,4 +166,13 @@ def write_results(folder: Path, results: dict) -> None:
               "| --- | --- | --- | --- |"]
     for pair, without, with_nasa in zip(nasa["pairs"], nasa["without"]["per_pair"], nasa["with"]["per_pair"]):
         lines.append(f"| {pair['prompt']} | {pair['negative']} | {without:.0%} | {with_nasa:.0%} |")
+    survey = results["nasa_survey"]
+    lines += ["", f"NASA beyond those pairs: every seen two-object caption with each of its objects as the negative "
+              f"({survey['pairs']} pairs × {survey['seeds']} seeds, α = {nasa['alpha']}):", "",
+              "| | removed | kept | success | pairs with success ≥ 90% |", "| --- | --- | --- | --- | --- |"]
+    for label, key in (("PG-SB without NASA", "without"), ("PG-SB with NASA", "with"),
+                       ("SwiftBrush without NASA", "swiftbrush_without"), ("SwiftBrush with NASA", "swiftbrush_with")):
+        r = survey[key]
+        at_goal = sum(p >= 0.9 for p in r["per_pair"])
+        lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} | {at_goal} of {survey['pairs']} |")
     (folder / "results.md").write_text("\n".join(lines) + "\n")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from snoopi_train import scenes
+from snoopi_train.evaluate import REMOVAL_PAIRS, survey_pairs
 from snoopi_train.recipe import write_results
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent
@@ -72,6 +74,8 @@ class ResultsTablesTest(unittest.TestCase):
                                                            {"prompt": "yellow square and green circle", "negative": "green circle"}],
                      "without": rates(0.2, [0.4, 0.0]), "with": rates(0.53, [1.0, 0.06]),
                      "swiftbrush_without": rates(0.3, [0.5, 0.1]), "swiftbrush_with": rates(0.8, [0.9, 0.7])},
+            "nasa_survey": {"pairs": 3, "seeds": 10, "without": rates(0.1, [0.0, 0.1, 0.2]), "with": rates(0.7, [0.95, 0.9, 0.25]),
+                            "swiftbrush_without": rates(0.1, [0.1, 0.1, 0.1]), "swiftbrush_with": rates(0.6, [0.6, 0.6, 0.6])},
         }
         with tempfile.TemporaryDirectory() as folder:
             write_results(Path(folder), results)
@@ -80,6 +84,20 @@ class ResultsTablesTest(unittest.TestCase):
         self.assertIn("| PG-SB student (one step; 1,600 steps × 256) | 1 | 89.0% | 84.0% |", table)
         self.assertIn("| with NASA (α = 1.0) | 53.0% | 100.0% | 53.0% |", table)
         self.assertIn("| yellow square and green circle | green circle | 0% | 6% |", table)
+        self.assertIn("(3 pairs × 10 seeds, α = 1.0)", table)
+        self.assertIn("| PG-SB with NASA | 70.0% | 100.0% | 70.0% | 2 of 3 |", table)
+
+    def test_the_survey_is_every_seen_two_object_pair_both_ways(self):
+        pairs = survey_pairs()
+        self.assertEqual(len(pairs), 2 * (66 - len(scenes.HELD_OUT_PAIRS)))  # 12 objects: 66 unordered pairs
+        self.assertEqual(len({(tuple(objs), neg) for objs, neg in pairs}), len(pairs))
+        for objects, negative in pairs:
+            self.assertIn(negative, objects)
+            self.assertNotIn(frozenset(objects), scenes.HELD_OUT_PAIRS)
+        unordered = {(frozenset(objs), neg) for objs, neg in pairs}
+        for objects, negative in REMOVAL_PAIRS:
+            if len(objects) == 2:
+                self.assertIn((frozenset(objects), negative), unordered, "the reported two-object pairs are among them")
 
 
 if __name__ == "__main__":

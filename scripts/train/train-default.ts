@@ -19,7 +19,7 @@ const HELP = `Usage: npm run train:default [-- options]
 Trains the built-in default model (procedural shapes, 32×32) with the PG-SB recipe in training/:
 autoencoder → teacher → SceneCLIP (for the CLIP loss) → PG-SB student and fixed-κ SwiftBrush student
 → evaluation → ONNX export, then checks the bundle in the TypeScript pipeline and installs it as
-gpu-service/assets/default-bundle. About 1 h 40 min on two CPU cores. Interrupted? Run the same command
+gpu-service/assets/default-bundle. About 2 h on two CPU cores. Interrupted? Run the same command
 again: it resumes.
 
 The committed bundle's PG-SB student trained with a GPU (89% prompt adherence; README, "The built-in

@@ -62,7 +62,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads (default: all cores)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (cuda when PyTorch sees a GPU)")
     p.add_argument("--profile", choices=("cpu", "gpu"), default="cpu",
-                   help="cpu: the recipe sized for two CPU cores (~1 h 40 min); gpu: larger batches and more steps (for --device cuda)")
+                   help="cpu: the recipe sized for two CPU cores (about 2 h); gpu: larger batches and more steps (for --device cuda)")
     p.add_argument("--only", choices=STUDENTS, default=None,
                    help="train only this student and stop (to train both students at once in two processes)")
     p.add_argument("--students", choices=("together", "one-by-one"), default="together",

@@ -23,7 +23,6 @@ REMOVAL_PAIRS: list[tuple[list[tuple[str, str]], tuple[str, str]]] = [
 ]
 
 
-
 def survey_pairs() -> list[tuple[list[tuple[str, str]], tuple[str, str]]]:
     """Every seen two-object combination, once with each object as the negative (112 pairs): NASA's
     rate beyond the eight pairs above, which were picked before measuring and are not all alike."""

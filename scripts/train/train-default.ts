@@ -23,7 +23,7 @@ gpu-service/assets/default-bundle. About 2 h on two CPU cores. Interrupted? Run 
 again: it resumes.
 
 The committed bundle's PG-SB student trained with a GPU (89% prompt adherence; README, "The built-in
-default model"); the CPU recipe's students reach ~77%. Installing replaces the committed bundle
+default model"); the CPU recipe's students reach ~83% held-out. Installing replaces the committed bundle
 (\`git restore gpu-service/assets/default-bundle\` brings it back); --out elsewhere keeps it.
 
 Options:
@@ -31,7 +31,7 @@ Options:
   --out <dir>       where the bundle is installed (default gpu-service/assets/default-bundle)
   --results <dir>   tables, curves and the plot (default training/results)
   --until <stage>   stop after autoencoder|teacher|scene_clip|pgsb|swiftbrush|evaluate|export
-  --student-steps N steps of each student (default 3000); a larger N later extends finished students
+  --student-steps N steps of each student (default 5000); a larger N later extends finished students
   --students <how>  together (default: both students at once, one process each with half the
                     threads) or one-by-one
   --device <d>      cpu (default), cuda, or auto

@@ -178,6 +178,13 @@ def decode_latents(ae: AutoEncoder, latents: torch.Tensor) -> torch.Tensor:
 
 # ------------------------------------------------------------------ teacher
 
+@torch.no_grad()
+def follow_average(average: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """One step of an exponential moving average of `model`'s weights: a ← decay·a + (1 − decay)·p."""
+    for a, p in zip(average.parameters(), model.parameters()):
+        a.lerp_(p, 1 - decay)
+
+
 def _resume(path: Path, objects: dict) -> int:
     if not path.exists():
         return 0
@@ -229,10 +236,7 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
-        with torch.no_grad():
-            decay = min(s.ema, (1 + step) / (10 + step))
-            for e, p in zip(ema.parameters(), unet.parameters()):
-                e.lerp_(p, 1 - decay)
+        follow_average(ema, unet, min(s.ema, (1 + step) / (10 + step)))
         budget.after(step + 1)
         if (step + 1) % (2 * _report_every(s.steps)) == 0:
             progress.line(step + 1, loss=loss.item())
@@ -415,12 +419,9 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
             lora_opt.step()
             metrics["lora"] = lora_loss.item()
 
-        if average is not student:
-            with torch.no_grad():  # the average follows the student exactly until the warm-up ends
-                since = step + 1 - s.warmup
-                decay = 0.0 if since <= 0 else min(s.ema, since / (10 + since))
-                for a, p in zip(average.parameters(), student.parameters()):
-                    a.lerp_(p, 1 - decay)
+        if average is not student:  # the average equals the student until the warm-up ends
+            since = step + 1 - s.warmup
+            follow_average(average, student, 0.0 if since <= 0 else min(s.ema, since / (10 + since)))
         budget.after(step + 1)
         if step + 1 == s.warmup:
             progress.restart(step + 1)  # the time left from the VSD steps' speed

@@ -8,21 +8,22 @@ import { installBundle, trainDefault } from './train-default.ts'
 
 /** Exports a small random-weight model with the training code, as `npm run train:default` would stage it. */
 let python = ''
-function stageRandomBundle(dir: string): void {
+function stageRandomBundle(dir: string, grounded = false): void {
   const script = `
-import sys, torch
+import dataclasses, sys, torch
 from pathlib import Path
 from tests.helpers import TINY
 from snoopi_train.nets import AutoEncoder, TextEncoder, UNet
 from snoopi_train.export import export_bundle, reference_images
 from snoopi_train.stages import write_json
+cfg = dataclasses.replace(TINY, zero_padding=sys.argv[2] == "grounded")
 torch.manual_seed(1)
-text, unet, ae = TextEncoder(TINY), UNet(TINY), AutoEncoder(TINY)
+text, unet, ae = TextEncoder(cfg), UNet(cfg), AutoEncoder(cfg)
 ae.scaling_factor.fill_(1.7)
 out = Path(sys.argv[1])
-export_bundle(out, TINY, text, unet, ae, nasa_alpha=0.9, version="random-test")
+export_bundle(out, cfg, text, unet, ae, nasa_alpha=0.9, version="random-test")
 write_json(out / "reference-images.json", reference_images(text, unet, ae, 0.9))`
-  const result = spawnSync(python, ['-c', script, dir], { cwd: resolve(import.meta.dirname, '../../training'), encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } })
+  const result = spawnSync(python, ['-c', script, dir, grounded ? 'grounded' : 'plain'], { cwd: resolve(import.meta.dirname, '../../training'), encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } })
   if (result.status !== 0) throw new Error(result.stderr)
 }
 
@@ -44,6 +45,20 @@ describe('installBundle', { timeout: 120_000 }, () => {
     expect(compared.some((l) => l.includes('minus "blue square"'))).toBe(true)
     for (const line of compared) expect(line).toMatch(/max pixel difference [0-2],/)
     expect(lines.at(-1)).toMatch(/default bundle random-test \(NASA α 0.9\) installed/)
+  })
+
+  it("reproduces a grounded recipe's bundle, whose text encoder zeroes the padding, in ONNX too", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'snoopi-install-'))
+    const out = join(root, 'default-bundle')
+    stageRandomBundle(`${out}.staging`, true)
+    const grounded = readFileSync(join(`${out}.staging`, 'reference-images.json'), 'utf8')
+    const lines: string[] = []
+    await installBundle(`${out}.staging`, out, (line) => lines.push(line))
+    const compared = lines.filter((l) => l.includes('max pixel difference'))
+    expect(compared).toHaveLength(4)
+    for (const line of compared) expect(line).toMatch(/max pixel difference [0-2],/)
+    stageRandomBundle(join(root, 'plain'), false) // the same weights without the zeroing draw other images
+    expect(readFileSync(join(root, 'plain', 'reference-images.json'), 'utf8')).not.toBe(grounded)
   })
 
   it('refuses a bundle that does not reproduce its reference images and keeps the installed one', async () => {

@@ -26,6 +26,10 @@ GPU_PROFILE = {
 }
 
 
+# The grounded recipe's loss weights (grounding.py).
+GROUNDED = {"teacher": 0.02, "students": 0.0}
+
+
 def apply_profile(profile: str, teacher_s: TeacherSettings, students: list[StudentSettings]) -> None:
     if profile == "cpu":
         return
@@ -72,6 +76,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="cap a stage's wall time: after 250 steps (a student's after its warm-up) its step count is lowered to what fits "
                    "(teacher, pgsb, swiftbrush)")
     p.add_argument("--workers", type=int, default=0, help="processes drawing training batches ahead of a GPU (default 0)")
+    p.add_argument("--grounded", action="store_true",
+                   help="the grounded recipe (experimental, for NASA): the text encoder zeroes the padding, the teacher and the students "
+                   "learn cross-attention that reads each object's words at that object (training/README.md); a work folder's plain "
+                   "teacher and students are moved aside, not mixed in")
     return p.parse_args(argv)
 
 
@@ -82,9 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     where = device.use(args.device)
     budgets = parse_budgets(args.budget)
     args.work.mkdir(parents=True, exist_ok=True)
-    cfg = ModelConfig()
+    cfg = ModelConfig(zero_padding=args.grounded)
     ae_s, teacher_s = AutoencoderSettings(), TeacherSettings()
     pgsb_s, sb_s = StudentSettings(kappa_mode="random"), StudentSettings(kappa_mode="fixed")
+    if args.grounded:
+        teacher_s.grounding = GROUNDED["teacher"]
+        pgsb_s.grounding = sb_s.grounding = GROUNDED["students"]
     apply_profile(args.profile, teacher_s, [pgsb_s, sb_s])
     for stage, settings in (("teacher", teacher_s), ("pgsb", pgsb_s), ("swiftbrush", sb_s)):
         settings.time_budget_s = budgets.get(stage, 0.0)

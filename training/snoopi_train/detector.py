@@ -46,12 +46,21 @@ def _components(mask: np.ndarray) -> list[list[tuple[int, int]]]:
     return out
 
 
+def palette_pixels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's nearest palette entry (0 = background, then COLOURS in order; see palette_index)
+    and whether it is near enough to it to count."""
+    distances = np.linalg.norm(image.astype(np.float32)[:, :, None, :] - _PALETTE[None, None], axis=-1)
+    return distances.argmin(axis=-1), distances.min(axis=-1) <= MAX_COLOUR_DISTANCE
+
+
+def palette_index(colour: str) -> int:
+    return _NAMES.index(colour)
+
+
 def detect(image: np.ndarray) -> Counter:
     """Objects in an RGB uint8 (or 0..255 float) image of shape (H, W, 3): a Counter of (colour, shape)."""
     pixels = image.astype(np.float32)
-    distances = np.linalg.norm(pixels[:, :, None, :] - _PALETTE[None, None], axis=-1)
-    nearest = distances.argmin(axis=-1)
-    near_enough = distances.min(axis=-1) <= MAX_COLOUR_DISTANCE
+    nearest, near_enough = palette_pixels(pixels)
     found: Counter = Counter()
     background = _PALETTE[0]
     for index, colour in enumerate(_NAMES):

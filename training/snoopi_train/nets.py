@@ -32,6 +32,9 @@ class ModelConfig:
     # Transformer blocks (self + cross-attention) on the 8×8 level too; off by default: on two CPU
     # cores, attention over 64 tokens cost more than the rest of the step.
     attention_on_high_level: bool = False
+    # The grounded recipe (`--grounded`): the text encoder zeroes the positions after the first
+    # end-of-text token (see words_mask).
+    zero_padding: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -101,6 +104,8 @@ class Attention(nn.Module):
         self.to_k = nn.Linear(context_dim, dim, bias=False)
         self.to_v = nn.Linear(context_dim, dim, bias=False)
         self.to_out = nn.Linear(dim, dim)
+        self.keep_probs = False  # keep the last attention map in `probs` (the teacher's grounding loss reads it)
+        self.probs: torch.Tensor | None = None
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
@@ -111,7 +116,10 @@ class Attention(nn.Module):
         scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale
         if mask is not None:
             scores = scores + mask
-        z = torch.matmul(scores.softmax(dim=-1), v)
+        probs = scores.softmax(dim=-1)
+        if self.keep_probs:
+            self.probs = probs
+        z = torch.matmul(probs, v)
         b, h, n, d = z.shape
         return z.transpose(1, 2).reshape(b, n, h * d)
 
@@ -266,12 +274,26 @@ class TextEncoder(nn.Module):
         self.final_norm = nn.LayerNorm(cfg.text_width)
         nn.init.normal_(self.token_embedding.weight, std=0.02)
         self.register_buffer("causal_mask", torch.full((MAX_TOKENS, MAX_TOKENS), -1e9).triu(1), persistent=False)
+        self.zero_padding = cfg.zero_padding
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         x = self.token_projection(self.token_embedding(input_ids.long())) + self.position_embedding
         for layer in self.layers:
             x = layer(x, self.causal_mask)
-        return self.final_norm(x)
+        hidden = self.final_norm(x)
+        return hidden * words_mask(input_ids)[:, :, None] if self.zero_padding else hidden
+
+
+def words_mask(input_ids: torch.Tensor) -> torch.Tensor:
+    """1.0 up to and including the first end-of-text token (the largest id in CLIP's vocabulary), 0.0
+    after it. With `zero_padding` the text encoder zeroes the padding: a causal encoder fills it with a
+    summary of the whole prompt, and a UNet then reads the prompt from there rather than from its
+    words, which made NASA subtract the negative prompt everywhere instead of where its object is (see
+    grounding.py). Zero vectors give the cross-attention a place to put weight that adds nothing. Part
+    of the exported text encoder, so serving sees the same context."""
+    first_end = input_ids.to(torch.float32).argmax(dim=-1, keepdim=True)  # ids < 2^24: exact; ArgMax on floats runs everywhere
+    positions = torch.arange(input_ids.shape[-1], device=input_ids.device)[None, :]
+    return (positions <= first_end).to(torch.float32)
 
 
 # ---------------------------------------------------------------- LoRA

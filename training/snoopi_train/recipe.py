@@ -52,7 +52,8 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
 
     alpha = results["nasa"]["alpha"]
     staging = args.out.with_name(args.out.name + ".staging")
-    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=BUNDLE_VERSION, trained=pgsb.trained)
+    version = BUNDLE_VERSION + ("-grounded" if cfg.zero_padding else "")  # another model: image caches must not mix them
+    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=version, trained=pgsb.trained)
     write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 

@@ -17,7 +17,7 @@ from PIL import Image  # noqa: E402
 from . import device  # noqa: E402
 from .evaluate import one_step_images  # noqa: E402
 from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet  # noqa: E402
-from .stages import CaptionEncoder  # noqa: E402
+from .stages import CaptionEncoder, saved_recipe  # noqa: E402
 
 PAIRS = [
     ("a red circle and a blue square on a white background", "blue square"),
@@ -30,8 +30,9 @@ PAIRS = [
 
 
 def main(work: Path, results: Path) -> None:
-    cfg = ModelConfig()
-    ae, teacher_state = AutoEncoder(cfg), device.load(work / "teacher.pt")
+    teacher_state = device.load(work / "teacher.pt")
+    cfg = ModelConfig(zero_padding=saved_recipe(teacher_state) == "grounded")
+    ae = AutoEncoder(cfg)
     ae.load_state_dict(device.load(work / "autoencoder.pt")["model"])
     text, unet = TextEncoder(cfg), UNet(cfg)
     text.load_state_dict(teacher_state["text_encoder"])

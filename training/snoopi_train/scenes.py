@@ -115,7 +115,7 @@ def training_caption(scene: Scene, rng: np.random.Generator) -> str:
     return caption_for(scene.objects, article=rng.random() >= 0.25, background=rng.random() >= 0.30)
 
 
-def _coverage(shape: Shape) -> tuple[slice, slice, np.ndarray]:
+def shape_coverage(shape: Shape) -> tuple[slice, slice, np.ndarray]:
     """Pixel coverage of the shape inside its bounding box: (row slice, column slice, coverage)."""
     r = shape.radius
     x0, x1 = max(0, int(shape.cx - r) - 1), min(IMAGE_SIZE, int(shape.cx + r) + 2)
@@ -143,7 +143,7 @@ def render(scene: Scene) -> np.ndarray:
     image = np.empty((IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.float32)
     image[:] = np.array(BACKGROUND, dtype=np.float32) / 255
     for shape in scene.shapes:
-        rows, cols, cover = _coverage(shape)
+        rows, cols, cover = shape_coverage(shape)
         alpha = cover[..., None].astype(np.float32)
         colour = np.array(COLOURS[shape.colour], dtype=np.float32) / 255
         image[rows, cols] = image[rows, cols] * (1 - alpha) + colour * alpha

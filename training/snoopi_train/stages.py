@@ -18,7 +18,9 @@ import torch.nn.functional as F
 from . import device, scenes
 from .checkpoint import Progress, log, save_atomic, step_generator, write_json  # noqa: F401 (write_json re-exported)
 from .clip_ids import caption_ids
-from .diffusion import NUM_TRAIN_TIMESTEPS, STUDENT_PREDICTION, add_noise, guided_eps, one_step, teacher_one_step, x0_from_eps
+from .detector import to_uint8
+from .diffusion import NUM_TRAIN_TIMESTEPS, ONE_STEP_TIMESTEP, STUDENT_PREDICTION, add_noise, guided_eps, one_step, teacher_one_step, x0_from_eps
+from .grounding import Grounding, colour_masks, scene_masks
 from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet, add_lora
 from .scene_clip import SceneCLIP
 from .text_features import CaptionEncoder, CaptionPooler
@@ -44,8 +46,14 @@ class TeacherSettings:
     ema: float = 0.999
     decay_from: float = 1.0  # the learning rate falls linearly to 0 over the last (1 − decay_from) of the steps
     seed: int = 2
+    grounding: float = 0.0  # weight of the cross-attention grounding loss (grounding.py; the grounded recipe: 0.02)
     time_budget_s: float = 0.0  # > 0: fewer steps when the measured speed would overrun this (see StepBudget)
     workers: int = 0  # processes drawing the next batches ahead (for a GPU)
+
+
+# What a work folder's teacher, and everything trained from it, is: "plain" or "grounded" (the text
+# encoder zeroes the padding and the teacher learns grounded cross-attention; `--grounded`).
+FROM_THE_TEACHER = ("teacher.pt", "teacher.ckpt", "scene_clip.pt", "pgsb.pt", "pgsb.ckpt", "swiftbrush.pt", "swiftbrush.ckpt", "evaluation.json")
 
 
 @dataclass
@@ -65,6 +73,7 @@ class StudentSettings:
     t_min: int = 20
     t_max: int = 980
     caption_dropout: float = 0.1
+    grounding: float = 0.0  # weight of the grounding loss on the student's own output (grounding.py; 0: off)
     clip_weight: float = 40.0  # the paper's CLIP loss, max(0, margin − cos) with the domain's SceneCLIP (0: off); 40 measured best of 0/10/40/100
     ema: float = 0.998  # the student that is evaluated and exported: an exponential moving average of the weights after the warm-up (0: the last weights)
     eval_every: int = 250
@@ -195,7 +204,41 @@ def _resume(path: Path, objects: dict) -> int:
     return int(state["step"])
 
 
+def teacher_recipe(cfg: ModelConfig) -> str:
+    return "grounded" if cfg.zero_padding else "plain"
+
+
+def saved_recipe(state: dict) -> str:
+    """The recipe of a saved teacher (files from before the grounded recipe carry none: "plain")."""
+    return state.get("recipe", "plain")
+
+
+def set_aside_other_teacher(work: Path, recipe: str) -> None:
+    """Moves a teacher of another recipe, and what was trained from it, into `<work>/teacher-RECIPE/`,
+    so the run trains them again instead of mixing recipes."""
+    for name in ("teacher.pt", "teacher.ckpt"):
+        if (work / name).exists():
+            found = saved_recipe(device.load(work / name))
+            break
+    else:
+        return
+    if found == recipe:
+        return
+    aside, n = work / f"teacher-{found}", 1
+    while aside.exists():
+        n += 1
+        aside = work / f"teacher-{found}-{n}"
+    aside.mkdir()
+    moved = [name for name in FROM_THE_TEACHER if (work / name).exists()]
+    for name in moved:
+        (work / name).replace(aside / name)
+    log("teacher", f"the teacher in {work} is of the {found} recipe, this run is {recipe}: moved {', '.join(moved)} to {aside} "
+        "and training them again")
+
+
 def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: Path, checkpoint_every: int = 250) -> tuple[UNet, TextEncoder]:
+    recipe = teacher_recipe(cfg)
+    set_aside_other_teacher(work, recipe)
     final = work / "teacher.pt"
     torch.manual_seed(s.seed)
     unet, text = UNet(cfg), TextEncoder(cfg)
@@ -212,8 +255,9 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
     progress = Progress("teacher", s.steps, start)
     frozen: CaptionEncoder | None = None
     budget = StepBudget("teacher", s, start, progress)
+    grounding = Grounding(unet) if s.grounding > 0 else None
     data = scenes.ahead(scenes.batch, ((s.seed, k * s.batch, s.batch) for k in range(start, s.steps)), s.workers)
-    for step, (images, captions, _) in zip(range(start, s.steps), data):
+    for step, (images, captions, batch_scenes) in zip(range(start, s.steps), data):
         if step >= s.steps:  # shortened by the time budget
             break
         for group in opt.param_groups:
@@ -224,14 +268,17 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
         x0 = encode_latents(ae, images)
         noise = device.put(torch.randn(x0.shape, generator=g))
         t = device.put(torch.randint(0, NUM_TRAIN_TIMESTEPS, (s.batch,), generator=g))
-        if step < s.text_steps:
-            context = text(device.put(torch.tensor([caption_ids(c) for c in captions])))
-        else:
-            if frozen is None:
-                text.requires_grad_(False)
-                frozen = CaptionEncoder(text)
-            context = frozen(captions)
-        loss = F.mse_loss(unet(add_noise(x0, noise, t), t, context), noise)
+        if step >= s.text_steps and frozen is None:
+            text.requires_grad_(False)
+            frozen = CaptionEncoder(text)
+        encode = frozen or (lambda texts: text(device.put(torch.tensor([caption_ids(c) for c in texts]))))
+        noisy = add_noise(x0, noise, t)
+        denoising = F.mse_loss(unet(noisy, t, encode(captions)), noise)
+        ground = torch.zeros(())
+        if grounding is not None:
+            objects, masks = [sc.objects for sc in batch_scenes], [scene_masks(sc) for sc in batch_scenes]
+            ground = grounding.loss(captions, objects, masks) + grounding.phrase_loss(unet, noisy, t, captions, objects, masks, encode)
+        loss = denoising + s.grounding * ground
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -239,11 +286,14 @@ def train_teacher(cfg: ModelConfig, s: TeacherSettings, ae: AutoEncoder, work: P
         follow_average(ema, unet, min(s.ema, (1 + step) / (10 + step)))
         budget.after(step + 1)
         if (step + 1) % (2 * _report_every(s.steps)) == 0:
-            progress.line(step + 1, loss=loss.item())
+            progress.line(step + 1, loss=denoising.item(), **({"grounding": ground.item()} if grounding is not None else {}))
         if (step + 1) % checkpoint_every == 0:
-            save_atomic({"step": step + 1, "unet": unet.state_dict(), "text": text.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict()}, ckpt)
+            save_atomic({"step": step + 1, "unet": unet.state_dict(), "text": text.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                         "recipe": recipe}, ckpt)
     data.close()
-    save_atomic({"unet": ema.state_dict(), "text_encoder": text.state_dict(), "steps": s.steps, "settings": s.__dict__}, final)
+    if grounding is not None:
+        grounding.close()
+    save_atomic({"unet": ema.state_dict(), "text_encoder": text.state_dict(), "steps": s.steps, "settings": s.__dict__, "recipe": recipe}, final)
     ckpt.unlink(missing_ok=True)
     log("teacher", "done")
     return ema, text
@@ -358,6 +408,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
         lora_opt.load_state_dict(state["lora_opt"])
         curve, start = state["curve"], int(state["step"])
         log(name, f"resuming from step {start}")
+    grounding = Grounding(student) if s.grounding > 0 else None  # after the copy: the average records nothing
     encode = CaptionEncoder(text)
     uncond_one = encode([""])
     if s.clip_weight > 0:
@@ -371,7 +422,7 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
         log(name, f"step 0: {curve[-1]}")
     budget = StepBudget(name, s, start, progress, probe=s.warmup + 250, skip=s.warmup + 50)
     data = scenes.ahead(scenes.captions, ((s.seed, k * s.batch, s.batch) for k in range(start, s.steps)), s.workers)
-    for step, (captions, _) in zip(range(start, s.steps), data):
+    for step, (captions, batch_scenes) in zip(range(start, s.steps), data):
         if step >= s.steps:  # shortened by the time budget
             break
         for group in opt.param_groups:
@@ -402,6 +453,16 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
                 clip_term = clip_margin_loss(scene_clip, ae, x0, pooled(captions))
                 loss = loss + s.clip_weight * clip_term
                 metrics["clip"] = clip_term.item()
+            if grounding is not None:
+                # The student's attention should follow what it drew: each object's words at the
+                # pixels of that object's colour in its own output (grounding.py).
+                images = to_uint8(decode_latents(ae, x0.detach()).cpu().numpy())
+                objects = [sc.objects for sc in batch_scenes]
+                masks = [colour_masks(image, named) for image, named in zip(images, objects)]
+                t999 = torch.full((s.batch,), ONE_STEP_TIMESTEP, dtype=torch.long, device=z.device)
+                ground = grounding.loss(captions, objects, masks) + grounding.phrase_loss(student, z, t999, captions, objects, masks, encode)
+                loss = loss + s.grounding * ground
+                metrics["grounding"] = ground.item()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)

@@ -63,6 +63,22 @@ class StudentsTogetherTest(unittest.TestCase):
         self.assertEqual(torch.load(together / "swiftbrush.pt")["step"], 12)
 
 
+class GroundedRecipeTest(unittest.TestCase):
+    def test_a_grounded_run_sets_the_plain_teacher_aside_and_trains_its_own(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            run_recipe(work, "--threads", "1", "--until", "scene_clip")
+            plain = torch.load(work / "teacher.pt")
+            log = run_recipe(work, "--threads", "1", "--until", "pgsb", "--grounded")
+            self.assertIn("is of the plain recipe, this run is grounded: moved teacher.pt, scene_clip.pt", log)
+            self.assertIn("[pgsb] done", log)
+            grounded = torch.load(work / "teacher.pt")
+            self.assertEqual((grounded["recipe"], grounded["settings"]["grounding"]), ("grounded", 0.02))
+            self.assertEqual(torch.load(work / "teacher-plain" / "teacher.pt")["settings"], plain["settings"])
+            self.assertEqual(sorted(p.name for p in work.iterdir() if p.suffix == ".pt"), ["autoencoder.pt", "pgsb.pt", "scene_clip.pt", "teacher.pt"])
+            self.assertNotIn("moved", run_recipe(work, "--threads", "1", "--until", "pgsb", "--grounded"))  # a rerun resumes, nothing moves
+
+
 class ResultsTablesTest(unittest.TestCase):
     def test_tables_show_each_model_and_each_removal_pair(self):
         rates = lambda success, per_pair: {"removed": success, "kept": 1.0, "success": success, "per_pair": per_pair}  # noqa: E731

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { parseArgs } from 'node:util'
 import { join, resolve } from 'node:path'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { ensureTrainingPython } from './python-env.ts'
-import { installBundle, trainDefault } from './train-default.ts'
+import { OPTIONS, installBundle, recipeArgs, trainDefault } from './train-default.ts'
 
 /** Exports a small random-weight model with the training code, as `npm run train:default` would stage it. */
 let python = ''
@@ -82,10 +83,22 @@ describe('installBundle', { timeout: 120_000 }, () => {
 })
 
 describe('npm run train:default', () => {
+  it('passes --grounded on to the recipe, with its own work folder and results', () => {
+    const parse = (argv: string[]) => recipeArgs(parseArgs({ args: argv, options: OPTIONS }).values)
+    const grounded = parse(['--grounded', '--until', 'teacher'])
+    expect(grounded).toContain('--grounded')
+    expect(grounded[grounded.indexOf('--work') + 1]).toMatch(/\.cache\/training-grounded$/)
+    expect(grounded[grounded.indexOf('--results') + 1]).toMatch(/training\/results-grounded$/)
+    const plain = parse(['--work', '/tmp/w'])
+    expect(plain).not.toContain('--grounded')
+    expect(plain[plain.indexOf('--work') + 1]).toBe('/tmp/w')
+    expect(plain[plain.indexOf('--results') + 1]).toMatch(/training\/results$/)
+  })
+
   it('explains itself with --help', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {})
     expect(await trainDefault(['--help'])).toBe(0)
-    expect(log.mock.calls.flat().join('\n')).toMatch(/Usage: npm run train:default[\s\S]*resumes/)
+    expect(log.mock.calls.flat().join('\n')).toMatch(/Usage: npm run train:default[\s\S]*resumes[\s\S]*--grounded/)
     log.mockRestore()
   })
 

@@ -37,41 +37,55 @@ Options:
   --device <d>      cpu (default), cuda, or auto
   --profile <p>     cpu (default: sized for two cores) or gpu (larger batches and more steps; with
                     --device cuda; training/gpu-train.sh runs it on a GPU machine without Node)
+  --grounded        the experimental grounded recipe, for NASA: the text encoder zeroes the padding
+                    and the teacher learns cross-attention grounded on each object (README, "NASA
+                    beyond those eight pairs"); work and results default to .cache/training-grounded
+                    and training/results-grounded
   --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
   --help            this text
 
 Needs Debian's python3-torch, python3-numpy, python3-pil, libopenblas0-pthread (installed with apt
 when missing and run as root).`
 
-export async function trainDefault(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      work: { type: 'string', default: join(ROOT, '.cache/training') },
-      out: { type: 'string', default: DEFAULT_BUNDLE_DIR },
-      results: { type: 'string', default: join(ROOT, 'training/results') },
-      until: { type: 'string' },
-      'student-steps': { type: 'string' },
-      students: { type: 'string' },
-      device: { type: 'string' },
-      profile: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  })
-  if (values.help) {
-    console.log(HELP)
-    return 0
-  }
-  const out = resolve(values.out)
-  const python = ensureTrainingPython()
-  const args = ['-m', 'snoopi_train', '--work', resolve(values.work), '--out', out, '--results', resolve(values.results)]
+export const OPTIONS = {
+  work: { type: 'string' },
+  out: { type: 'string', default: DEFAULT_BUNDLE_DIR },
+  results: { type: 'string' },
+  grounded: { type: 'boolean', default: false },
+  until: { type: 'string' },
+  'student-steps': { type: 'string' },
+  students: { type: 'string' },
+  device: { type: 'string' },
+  profile: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const
+
+/** The `python3 -m snoopi_train` arguments of an `npm run train:default` command line. */
+export function recipeArgs(values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']): string[] {
+  const suffix = values.grounded ? '-grounded' : '' // the grounded recipe keeps its own work folder and results
+  const work = resolve(values.work ?? join(ROOT, `.cache/training${suffix}`))
+  const results = resolve(values.results ?? join(ROOT, `training/results${suffix}`))
+  const args = ['-m', 'snoopi_train', '--work', work, '--out', resolve(values.out), '--results', results]
+  if (values.grounded) args.push('--grounded')
   if (values.until) args.push('--until', values.until)
   if (values['student-steps']) args.push('--student-steps', values['student-steps'])
   if (values.students) args.push('--students', values.students)
   if (values.device) args.push('--device', values.device)
   if (values.profile) args.push('--profile', values.profile)
   if (values.quick) args.push('--quick')
+  return args
+}
+
+export async function trainDefault(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: OPTIONS })
+  if (values.help) {
+    console.log(HELP)
+    return 0
+  }
+  const out = resolve(values.out)
+  const python = ensureTrainingPython()
+  const args = recipeArgs(values)
   const code = await new Promise<number>((done, fail) => {
     const child = spawn(python, args, { cwd: join(ROOT, 'training'), stdio: 'inherit' })
     child.on('error', fail)

@@ -494,6 +494,8 @@ def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet
             log(name, f"step {step + 1}: {curve[-1]}{last}")
         if (step + 1) % checkpoint_every == 0:
             save_atomic(_student_state(step + 1, average, student, lora_teacher, opt, lora_opt, curve), ckpt)
+    if grounding is not None:
+        grounding.close()
     # The final file keeps the whole training state, so a later run with more steps can extend it.
     save_atomic({**_student_state(s.steps, average, student, lora_teacher, opt, lora_opt, curve), "settings": s.__dict__}, final)
     ckpt.unlink(missing_ok=True)

@@ -141,6 +141,21 @@ class GroundingLossTest(unittest.TestCase):
         self.assertEqual(grounding.phrase_loss(unet, noisy, t, captions, objects, unknown, encode).item(), 0.0)
 
 
+class GroundedStagesTest(unittest.TestCase):
+    def test_a_grounded_teacher_and_a_student_grounded_on_its_own_output_train_and_record_nothing_after(self):
+        cfg = dataclasses.replace(TINY, zero_padding=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            ae = stages.train_autoencoder(cfg, stages.AutoencoderSettings(steps=3, batch=8), work)
+            teacher, text = stages.train_teacher(cfg, stages.TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1, grounding=0.5), ae, work)
+            self.assertEqual(torch.load(work / "teacher.pt")["recipe"], "grounded")
+            settings = stages.StudentSettings(steps=5, batch=8, eval_every=5, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0, grounding=1.0)
+            result = stages.train_student("pgsb", cfg, settings, teacher, text, ae, work)
+            self.assertEqual(result.steps, 5)
+            for model in (teacher, result.unet):
+                self.assertTrue(all(not m.keep_probs and m.probs is None for m in model.modules() if hasattr(m, "keep_probs")))
+
+
 class PaddingTest(unittest.TestCase):
     def test_the_grounded_text_encoder_zeroes_everything_after_the_first_end_of_text(self):
         torch.manual_seed(0)

@@ -7,6 +7,7 @@ change to the teacher or the student for NASA, against a control, in about 30 mi
     python3 probes/grounding.py student grounded                             # a 1,200-step PG-SB student of it
     python3 probes/grounding.py student control --teacher plain              # the control: the unchanged teacher
     python3 probes/grounding.py eval grounded                                # adherence, eight pairs, survey
+    python3 probes/grounding.py teacher grounded                             # the teacher's own adherence ('plain' too)
 
 --work is a work folder of the plain recipe with its autoencoder, teacher and SceneCLIP (default
 ../.cache/training); results go to --out (default ../.cache/probes). One run each is noisy: two
@@ -29,7 +30,7 @@ import torch.nn.functional as F  # noqa: E402
 from snoopi_train import scenes  # noqa: E402
 from snoopi_train.checkpoint import step_generator  # noqa: E402
 from snoopi_train.diffusion import NUM_TRAIN_TIMESTEPS, add_noise  # noqa: E402
-from snoopi_train.evaluate import adherence, eval_set, one_step_images, removal_rates, survey_pairs  # noqa: E402
+from snoopi_train.evaluate import adherence, eval_set, one_step_images, removal_rates, survey_pairs, teacher_images  # noqa: E402
 from snoopi_train.grounding import Grounding, scene_masks  # noqa: E402
 from snoopi_train.nets import AutoEncoder, ModelConfig, TextEncoder, UNet  # noqa: E402
 from snoopi_train.scene_clip import SceneCLIP  # noqa: E402
@@ -39,7 +40,7 @@ from snoopi_train.text_features import CaptionEncoder  # noqa: E402
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=("finetune", "student", "eval"))
+    p.add_argument("mode", choices=("finetune", "student", "eval", "teacher"))
     p.add_argument("name", help="the probe's name (its files in --out)")
     p.add_argument("--work", type=Path, default=Path("../.cache/training"))
     p.add_argument("--out", type=Path, default=Path("../.cache/probes"))
@@ -138,11 +139,20 @@ def evaluate(args) -> None:
               f"pairs ≥ 90%: {sum(p >= 0.9 for p in survey['per_pair'])}", flush=True)
 
 
+def teacher_adherence(args) -> None:
+    """The probe's teacher (or 'plain') as a multi-step model: 25 DDIM steps, CFG 3, 200 held-out images."""
+    _, ae, text, teacher = probe_models(args, args.name)
+    captions, objects, seeds = eval_set("held_out", 10)
+    images = teacher_images(teacher, ae, CaptionEncoder(text), captions, seeds, 25, 3.0)
+    print(f"teacher {args.name} held-out adherence {adherence(images, objects):.3f} (25 DDIM steps, CFG 3, {len(captions)} images)", flush=True)
+
+
 def main() -> None:
     args = parse()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    {"finetune": lambda: finetune(args, args.out), "student": lambda: student(args), "eval": lambda: evaluate(args)}[args.mode]()
+    {"finetune": lambda: finetune(args, args.out), "student": lambda: student(args), "eval": lambda: evaluate(args),
+     "teacher": lambda: teacher_adherence(args)}[args.mode]()
 
 
 if __name__ == "__main__":

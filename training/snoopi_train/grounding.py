@@ -72,11 +72,6 @@ def to_cells(masks: np.ndarray, cells: int) -> np.ndarray:
     return (per_cell > CELL_THRESHOLD).astype(np.float32).reshape(len(masks), -1)
 
 
-def object_cells(scene: Scene, cells: int) -> np.ndarray:
-    """(objects, cells²) in {0, 1}: which cells of a cells × cells grid over the image each shape covers."""
-    return to_cells(scene_masks(scene), cells)
-
-
 def grounding_term(probs: torch.Tensor, tokens: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
     """probs (K, heads, queries, 77): one cross-attention map per object; tokens (K, 2): its colour and
     shape positions; cells (K, queries): its cells. Returns the mean of the token and pixel terms."""
@@ -106,11 +101,13 @@ class Grounding:
         """The grounding term of the last forward pass, over (row of the batch, token pair, pixel mask) triples."""
         at = device.current()
         index, pairs = torch.tensor(rows, device=at), torch.tensor(tokens, device=at)
-        stacked = np.stack(masks)
+        stacked, by_grid = np.stack(masks), {}
         total = torch.zeros((), device=at)
         for layer in self.layers:
-            cells = int(round(layer.probs.shape[2] ** 0.5))
-            total = total + grounding_term(layer.probs[index], pairs, torch.from_numpy(to_cells(stacked, cells)).to(at))
+            cells = int(round(layer.probs.shape[2] ** 0.5))  # the layers at one resolution share the cell masks
+            if cells not in by_grid:
+                by_grid[cells] = torch.from_numpy(to_cells(stacked, cells)).to(at)
+            total = total + grounding_term(layer.probs[index], pairs, by_grid[cells])
         return total / len(self.layers)
 
     def loss(self, captions: list[str], objects: list[list[tuple[str, str]]], masks: list[np.ndarray | None]) -> torch.Tensor:

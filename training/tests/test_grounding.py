@@ -12,7 +12,7 @@ from snoopi_train import scenes, stages
 from snoopi_train.clip_ids import caption_ids, vocabulary
 from snoopi_train.diffusion import add_noise
 from snoopi_train.detector import to_uint8
-from snoopi_train.grounding import Grounding, colour_masks, grounding_term, object_cells, object_token_positions, scene_masks
+from snoopi_train.grounding import Grounding, colour_masks, grounding_term, object_token_positions, scene_masks, to_cells
 from snoopi_train.nets import TextEncoder, UNet
 
 
@@ -51,7 +51,7 @@ class TokenPositionsTest(unittest.TestCase):
 class ObjectCellsTest(unittest.TestCase):
     def test_cells_are_where_the_shape_is(self):
         scene = scenes.Scene((scenes.Shape("red", "square", 6.0, 6.0, 5.0), scenes.Shape("blue", "circle", 25.0, 24.0, 5.0)), "")
-        cells = object_cells(scene, 4)
+        cells = to_cells(scene_masks(scene), 4)
         self.assertEqual(cells.shape, (2, 16))
         first, second = cells[0].reshape(4, 4), cells[1].reshape(4, 4)
         self.assertEqual(first[0, 0], 1.0)
@@ -59,7 +59,7 @@ class ObjectCellsTest(unittest.TestCase):
         self.assertEqual(second[3, 3], 1.0)
         self.assertEqual(second[:2, :].sum(), 0.0)
         self.assertEqual(set(np.unique(cells)), {0.0, 1.0})
-        self.assertEqual(object_cells(scene, 8).shape, (2, 64))
+        self.assertEqual(to_cells(scene_masks(scene), 8).shape, (2, 64))
 
 
     def test_colour_masks_of_a_rendered_scene_match_its_shapes(self):

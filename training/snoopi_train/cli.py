@@ -77,8 +77,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    "(teacher, pgsb, swiftbrush)")
     p.add_argument("--workers", type=int, default=0, help="processes drawing training batches ahead of a GPU (default 0)")
     p.add_argument("--grounded", action="store_true",
-                   help="the grounded recipe (experimental, for NASA): the text encoder zeroes the padding, the teacher and the students "
-                   "learn cross-attention that reads each object's words at that object (training/README.md); a work folder's plain "
+                   help="the grounded recipe (experimental, for NASA): the text encoder zeroes the padding and the teacher "
+                   "learns cross-attention that reads each object's words at that object (training/README.md); a work folder's plain "
                    "teacher and students are moved aside, not mixed in")
     return p.parse_args(argv)
 

@@ -40,11 +40,16 @@ def vocabulary() -> dict[str, int]:
     return {t: i for i, t in enumerate(tokens)}
 
 
+def caption_words(caption: str) -> list[str]:
+    """The words of a caption as caption_ids tokenises them: one CLIP token each, after the start token."""
+    return re.findall(r"[a-z]+|[^\sa-z]", caption.lower())
+
+
 def caption_ids(caption: str) -> list[int]:
     """[start, words…, end, end padding] — 77 ids, padded with <|endoftext|> as SD 1.x does."""
     vocab = vocabulary()
     ids = [vocab[START]]
-    for word in re.findall(r"[a-z]+|[^\sa-z]", caption.lower()):
+    for word in caption_words(caption):
         token = word + "</w>"
         if token not in vocab:
             raise ValueError(f"{word!r} is not a single CLIP token; training captions use whole-word tokens only")

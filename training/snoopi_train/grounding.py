@@ -16,14 +16,13 @@ prompt has. Students can add the same loss against the colours of their own outp
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import device
+from .clip_ids import caption_words
 from .detector import palette_index, palette_pixels
 from .nets import Attention, SpatialTransformer
 from .scenes import IMAGE_SIZE, Scene, object_phrase, shape_coverage
@@ -34,7 +33,7 @@ CELL_THRESHOLD = 0.05  # a cell belongs to an object when the shape covers more 
 def object_token_positions(caption: str, objects: list[tuple[str, str]]) -> list[tuple[int, int]]:
     """The token positions (in the 77 ids, after the start token) of each object's colour and shape
     words, in the order the caption names them (the order of `objects`)."""
-    words = re.findall(r"[a-z]+|[^\sa-z]", caption.lower())  # the words clip_ids tokenises, one token each
+    words = caption_words(caption)
     positions, i = [], 0
     for colour, kind in objects:
         while i + 1 < len(words) and not (words[i] == colour and words[i + 1] == kind):

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ensureDevVars } from './dev/dev-vars.ts'
 import { startStack, waitForHealthy } from './dev/local-stack.ts'
+import { servedModels } from './dev/served-models.ts'
 
 const usage = `Usage: npm start [-- options]
 
@@ -67,12 +68,17 @@ async function main(): Promise<void> {
   const { vars, created, added } = ensureDevVars(devVarsPath)
   if (added.length > 0) console.log(`${created ? 'created' : 'updated'} ${devVarsPath}: random local ${added.join(', ')}`)
 
+  // The edge caches images under the served bundle's version, whatever wrangler.toml says.
+  const served = servedModels({ ...process.env, ...vars }, vars)
+  if (served) console.log(`the edge accepts ${served.models}`)
+
   const stack = startStack({
     root,
     edgePort,
     gpuPort,
     devVarsPath,
     vars,
+    models: served?.models,
     persistTo: resolve(values['persist-to'] ?? join(root, '.wrangler/state')),
     useColour: process.stdout.isTTY === true && !process.env.NO_COLOR,
   })

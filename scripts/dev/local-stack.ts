@@ -12,6 +12,8 @@ export interface StackOptions {
   /** The secrets file both tiers read (wrangler via --env-file, the GPU service via its environment). */
   devVarsPath: string
   vars: Record<string, string>
+  /** The edge's MODELS, when it must differ from wrangler.toml's (see served-models.ts). */
+  models?: string
   /** Where wrangler keeps local KV/R2/D1/DO state. */
   persistTo: string
   useColour: boolean
@@ -78,6 +80,7 @@ export function startStack(options: StackOptions): { tiers: Tier[]; stop: () => 
       options.devVarsPath,
       '--var',
       `GPU_SERVICE_URL:${gpuUrl}`,
+      ...(options.models === undefined ? [] : ['--var', `MODELS:${options.models}`]),
       '--persist-to',
       options.persistTo,
       '--show-interactive-dev-session=false',

@@ -52,10 +52,16 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
 
     alpha = results["nasa"]["alpha"]
     staging = args.out.with_name(args.out.name + ".staging")
-    version = BUNDLE_VERSION + ("-grounded" if cfg.zero_padding else "")  # another model: image caches must not mix them
-    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=version, trained=pgsb.trained)
+    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=bundle_version(args.profile, cfg.zero_padding), trained=pgsb.trained)
     write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
+
+
+def bundle_version(profile: str, grounded: bool) -> str:
+    """The exported bundle's version. The edge caches images under a model's version, so a bundle
+    trained another way must not share one: the committed default (GPU profile) is `shapes-pgsb-v4`,
+    the CPU recipe's `shapes-pgsb-v4-cpu`, and the grounded recipe adds `-grounded`."""
+    return BUNDLE_VERSION + ("-cpu" if profile == "cpu" else "") + ("-grounded" if grounded else "")
 
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent

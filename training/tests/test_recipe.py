@@ -10,7 +10,7 @@ import torch
 
 from snoopi_train import scenes
 from snoopi_train.evaluate import REMOVAL_PAIRS, survey_pairs
-from snoopi_train.recipe import write_results
+from snoopi_train.recipe import bundle_version, write_results
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent
 
@@ -77,6 +77,16 @@ class GroundedRecipeTest(unittest.TestCase):
             self.assertEqual(torch.load(work / "teacher-plain" / "teacher.pt")["settings"], plain["settings"])
             self.assertEqual(sorted(p.name for p in work.iterdir() if p.suffix == ".pt"), ["autoencoder.pt", "pgsb.pt", "scene_clip.pt", "teacher.pt"])
             self.assertNotIn("moved", run_recipe(work, "--threads", "1", "--until", "pgsb", "--grounded"))  # a rerun resumes, nothing moves
+
+
+class BundleVersionTest(unittest.TestCase):
+    def test_each_way_of_training_names_its_own_version(self):
+        # The edge caches images under the version: the committed GPU-trained bundle must not share one with a CPU retrain.
+        versions = {(profile, grounded): bundle_version(profile, grounded) for profile in ("gpu", "cpu") for grounded in (False, True)}
+        self.assertEqual(versions[("gpu", False)], "shapes-pgsb-v4")  # the committed bundle's (gpu-service/assets/default-bundle/snoopi.json)
+        self.assertEqual(len(set(versions.values())), 4)
+        committed = (TRAINING_DIR.parent / "gpu-service/assets/default-bundle/snoopi.json").read_text()
+        self.assertIn(f'"version": "{versions[("gpu", False)]}"', committed)
 
 
 class ResultsTablesTest(unittest.TestCase):

@@ -101,7 +101,7 @@ describe('POST /v1/images/generations', () => {
   it('forwards the canonical request, signed, with the derived seed', async () => {
     const upstream = gpuStandIn()
     await generate({ prompt: '  a   blue\tsquare ', negative_prompt: 'red', size: '128x128', guidance: { mode: 'nasa', alpha: 0.5 } })
-    expect(upstream.bodies[0]).toMatchObject({ prompt: 'a blue square', negative_prompt: 'red', n: 1, size: '128x128', model: 'snoopi-default', guidance: { mode: 'nasa', alpha: 0.5 } })
+    expect(upstream.bodies[0]).toMatchObject({ prompt: 'a blue square', negative_prompt: 'red', n: 1, size: '128x128', model: 'snoopi-default', model_version: 'test-v1', guidance: { mode: 'nasa', alpha: 0.5 } })
     expect(upstream.bodies[0]!.seed).toMatch(/^\d+$/)
   })
 
@@ -190,6 +190,19 @@ describe('POST /v1/images/generations', () => {
     expect(response.status).toBe(504)
     expect((await env.IMAGES.list({ prefix: 'requests/' })).objects.length).toBe(before)
   }, 20_000)
+
+  it('caches nothing when the GPU tier serves another model version (409), and answers 502', async () => {
+    const upstream = gpuStandIn(() =>
+      Response.json({ error: { type: 'invalid_request_error', code: 'model_version_mismatch', message: 'this service serves "snoopi-default" version "v9"' } }, { status: 409 }),
+    )
+    const before = (await env.IMAGES.list()).objects.length
+    const prompt = unique()
+    const response = await generate({ prompt })
+    expect(response.status).toBe(502)
+    expect((await response.json<{ error: { code: string } }>()).error.code).toBe('upstream_error')
+    expect(upstream.bodies[0]).toMatchObject({ prompt, model_version: 'test-v1' })
+    expect((await env.IMAGES.list()).objects.length).toBe(before)
+  })
 
   it.each([
     ['n above 4', { prompt: 'x', n: 5 }, 400],

@@ -74,6 +74,8 @@ function upstreamBody(canonical: CanonicalRequest, firstSeed: bigint, timeoutMs:
     output_format: canonical.output_format,
     guidance: canonical.guidance,
     model: canonical.model,
+    // The GPU tier refuses (409) when it serves another version: these images are cached under this one.
+    model_version: canonical.version,
     timeout_ms: timeoutMs,
   })
 }

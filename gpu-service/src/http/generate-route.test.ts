@@ -86,6 +86,16 @@ describe('POST /internal/generate', () => {
     expect(error.message).toMatch(message)
   })
 
+  it('answers 409 when model_version is not the loaded bundle\'s version, and generates when it is', async () => {
+    const served = model.service!.bundle.version
+    const wrong = await generate({ prompt: 'x', seed: '1', model_version: `${served}-other` })
+    expect(wrong.status).toBe(409)
+    const error = ((await wrong.json()) as { error: { code: string; message: string } }).error
+    expect(error.code).toBe('model_version_mismatch')
+    expect(error.message).toContain(`version "${served}", not "${served}-other"`)
+    expect((await generate({ prompt: 'x', seed: '1', model_version: served })).status).toBe(200)
+  })
+
   it('answers 413 to a body over 64 KiB', async () => {
     const response = await generate({ prompt: 'x'.repeat(70_000), seed: '1' })
     expect(response.status).toBe(413)

@@ -35,6 +35,8 @@ export const generateBodySchema = z.strictObject({
     })
     .optional(),
   model: z.string().optional(),
+  /** The model version the caller caches the images under (the edge's MODELS entry); checked against the loaded bundle's. */
+  model_version: z.string().min(1).max(200).optional(),
   timeout_ms: z.number().int().min(100).max(600_000).optional(),
 })
 export type GenerateBody = z.infer<typeof generateBodySchema>
@@ -50,8 +52,9 @@ export interface GenerateRouteOptions {
  * `POST /internal/generate` → `multipart/form-data`: a `meta` part (JSON: model, seeds, content types,
  * timings) and one `image-<i>` file part per image, in order. Headers: `x-snoopi-seeds` (comma
  * separated), `Server-Timing` (queue, tokenize, text, unet, vae, encode, total), `x-snoopi-batch-images`.
- * Errors: 400 bad input, 404 unknown model, 413 body too large, 503 + Retry-After when the queue is
- * full, loading or shutting down, 504 past the deadline.
+ * Errors: 400 bad input, 404 unknown model, 409 when `model_version` is not the loaded bundle's version
+ * (the caller would cache these images under another model's name), 413 body too large, 503 +
+ * Retry-After when the queue is full, loading or shutting down, 504 past the deadline.
  */
 export function generateRoute({ service, metrics, modelId, defaultTimeoutMs }: GenerateRouteOptions): Hono {
   const app = new Hono()
@@ -62,7 +65,7 @@ export function generateRoute({ service, metrics, modelId, defaultTimeoutMs }: G
       onError: (c) => errorResponse(c, 413, 'body_too_large', `request body over ${MAX_BODY_BYTES} bytes`),
     }),
     async (c) => {
-      const fail = (status: 400 | 404 | 499 | 500 | 503 | 504, code: string, message: string, kind: string) => {
+      const fail = (status: 400 | 404 | 409 | 499 | 500 | 503 | 504, code: string, message: string, kind: string) => {
         metrics.errors.inc({ kind })
         return errorResponse(c, status as 400, code, message)
       }
@@ -80,6 +83,10 @@ export function generateRoute({ service, metrics, modelId, defaultTimeoutMs }: G
       if (!images) {
         c.header('retry-after', '5')
         return fail(503, 'loading', 'the model is still loading', 'loading')
+      }
+      const served = images.bundle.version
+      if (body.model_version !== undefined && body.model_version !== served) {
+        return fail(409, 'model_version_mismatch', `this service serves "${modelId}" version "${served}", not "${body.model_version}" (the edge's MODELS names another version)`, 'version_mismatch')
       }
       try {
         const result = await images.generate(

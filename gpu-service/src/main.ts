@@ -1,5 +1,6 @@
 /** Entry point: `node gpu-service/src/main.ts`. Configuration comes from the environment (service-config.ts). */
 import { defaultBundleDir } from './bundle/default-bundle.ts'
+import { loadBundle } from './bundle/model-bundle.ts'
 import { ConfigError, loadServiceConfig, type ServiceConfig } from './config/service-config.ts'
 import { startServer } from './http/server.ts'
 import { startEmfPublisher } from './metrics/emf-publisher.ts'
@@ -46,11 +47,12 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'))
 
   const bundleDir = await bundleDirectory(config)
-  // The NASA UNet is built at start so the first negative prompt does not wait for it; NAG on first use.
+  // The bundle's default NASA UNet (with projection when snoopi.json gives its α) is built at start so
+  // the first negative prompt does not wait for it; the other form and NAG on first use.
   const pipeline = await PipelineWorker.start(bundleDir, {
     device: config.DEVICE,
     threads: config.ORT_THREADS,
-    preloadGuidance: ['nasa'],
+    preloadGuidance: [loadBundle(bundleDir).nasaProjectionAlpha === undefined ? 'nasa' : 'nasa-proj'],
     nagNorm: config.NAG_NORM,
     cacheDir: config.MODEL_CACHE_DIR,
   })

@@ -9,6 +9,10 @@ export const guidanceSchema = z
   .strictObject({
     mode: z.enum(['nasa', 'nag', 'cfg', 'none']).default('nasa').openapi({ description: 'How the negative prompt acts: NASA (default), NAG, the CFG baseline, or ignored' }),
     alpha: z.number().min(0).max(2).optional().openapi({ description: 'NASA α (0–2, default: the model\'s) or NAG α (0–1, default 0.25)' }),
+    projection: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'NASA with projection: each token loses only its part along the negative branch, α·max(0, ⟨Z+,Z−⟩/‖Z−‖²)·Z− (default: the model\'s, see /v1/models default_nasa_projection)' }),
     scale: z.number().min(1).max(20).optional().openapi({ description: 'NAG φ (default 5) or CFG scale (default 2)' }),
     tau: z.number().min(1).max(10).optional().openapi({ description: 'NAG τ (default 2.5)' }),
   })

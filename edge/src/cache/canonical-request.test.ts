@@ -78,6 +78,8 @@ describe('canonicalRequest', () => {
     ['negative prompt', { negative_prompt: 'blue square' }],
     ['guidance mode', { negative_prompt: 'blue square', guidance: { mode: 'nag' } }],
     ['NASA alpha', { negative_prompt: 'blue square', guidance: { mode: 'nasa', alpha: 0.5 } }],
+    ['NASA projection on', { negative_prompt: 'blue square', guidance: { mode: 'nasa', projection: true } }],
+    ['NASA projection off', { negative_prompt: 'blue square', guidance: { mode: 'nasa', projection: false } }],
     ['prompt case', { prompt: 'A red circle' }],
   ])('gives a different hash when the %s differs', async (_name, fields) => {
     expect(await hashOf(fields)).not.toBe(await hashOf({}))
@@ -101,6 +103,7 @@ describe('canonicalRequest', () => {
     ['a seed above 2^64 - 1', { seed: '18446744073709551616' }, 'invalid_seed'],
     ['a batch running past 2^64 - 1', { seed: '18446744073709551615', n: 2 }, 'invalid_seed'],
     ['a NAG alpha above 1', { negative_prompt: 'blue', guidance: { mode: 'nag', alpha: 1.5 } }, 'invalid_guidance'],
+    ['a projection with NAG', { negative_prompt: 'blue', guidance: { mode: 'nag', projection: true } }, 'invalid_guidance'],
   ])('rejects %s with a 400', (_name, fields, code) => {
     const error = apiError(() => canonical(fields))
     expect(error.status).toBe(400)

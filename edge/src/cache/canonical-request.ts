@@ -11,12 +11,12 @@ export interface CanonicalModel {
 }
 
 /**
- * How the negative prompt acts, with every default the edge knows filled in. NASA's α defaults to the
- * model's own value, which the edge does not know: it stays absent unless given (the model version in
- * the key pins that default).
+ * How the negative prompt acts, with every default the edge knows filled in. NASA's α and projection
+ * default to the model's own values, which the edge does not know: they stay absent unless given (the
+ * model version in the key pins those defaults).
  */
 export type CanonicalGuidance =
-  | { mode: 'nasa'; alpha?: number }
+  | { mode: 'nasa'; alpha?: number; projection?: boolean }
   | { mode: 'nag'; scale: number; tau: number; alpha: number }
   | { mode: 'cfg'; scale: number }
 
@@ -49,7 +49,7 @@ const CFG_DEFAULT_SCALE = 2
  * guidance mode `none`, means no negative prompt (the GPU service then renders the plain image), and
  * guidance is kept only with a negative prompt. Throws ApiError 400 for what the schema cannot see: a
  * prompt of only whitespace, a size the model does not offer, a seed past 2^64 − 1 (or one whose batch
- * would run past it), a NAG α above 1.
+ * would run past it), a NAG α above 1, a projection with a mode other than NASA.
  *
  * @example canonicalRequest({ prompt: ' a  cat ', n: 1, response_format: 'url', output_format: 'png' }, model)
  * // { model: 'snoopi-default', version: 'v1', prompt: 'a cat', n: 1, size: '64x64', output_format: 'png' }
@@ -83,11 +83,16 @@ export function canonicalRequest(body: GenerationRequest, model: CanonicalModel)
 /** The guidance of a request that has a negative prompt; undefined for mode `none` (no negative prompt). */
 function canonicalGuidance(guidance: GenerationRequest['guidance']): CanonicalGuidance | undefined {
   const mode = guidance?.mode ?? 'nasa'
+  if (guidance?.projection !== undefined && mode !== 'nasa') throw invalid('invalid_guidance', `guidance.projection is a NASA setting; mode ${mode} has none`)
   switch (mode) {
     case 'none':
       return undefined
-    case 'nasa':
-      return guidance?.alpha === undefined ? { mode } : { mode, alpha: guidance.alpha }
+    case 'nasa': {
+      const nasa: CanonicalGuidance = { mode }
+      if (guidance?.alpha !== undefined) nasa.alpha = guidance.alpha
+      if (guidance?.projection !== undefined) nasa.projection = guidance.projection
+      return nasa
+    }
     case 'nag': {
       const alpha = guidance?.alpha ?? NAG_DEFAULTS.alpha
       if (alpha > NAG_MAX_ALPHA) throw invalid('invalid_guidance', `guidance.alpha must be at most ${NAG_MAX_ALPHA} for nag`)

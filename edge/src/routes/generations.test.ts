@@ -100,8 +100,8 @@ describe('POST /v1/images/generations', () => {
 
   it('forwards the canonical request, signed, with the derived seed', async () => {
     const upstream = gpuStandIn()
-    await generate({ prompt: '  a   blue\tsquare ', negative_prompt: 'red', size: '128x128', guidance: { mode: 'nasa', alpha: 0.5 } })
-    expect(upstream.bodies[0]).toMatchObject({ prompt: 'a blue square', negative_prompt: 'red', n: 1, size: '128x128', model: 'snoopi-default', model_version: 'test-v1', guidance: { mode: 'nasa', alpha: 0.5 } })
+    await generate({ prompt: '  a   blue\tsquare ', negative_prompt: 'red', size: '128x128', guidance: { mode: 'nasa', alpha: 0.5, projection: true } })
+    expect(upstream.bodies[0]).toMatchObject({ prompt: 'a blue square', negative_prompt: 'red', n: 1, size: '128x128', model: 'snoopi-default', model_version: 'test-v1', guidance: { mode: 'nasa', alpha: 0.5, projection: true } })
     expect(upstream.bodies[0]!.seed).toMatch(/^\d+$/)
   })
 
@@ -258,7 +258,7 @@ describe('POST /v1/images/generations', () => {
               size: fc.oneof(fc.constantFrom('64x64', '128x128', '512x512', 'big'), fc.string()),
               negative_prompt: fc.string(),
               seed: fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 65n }).map(String), fc.integer(), fc.string()),
-              guidance: fc.record({ mode: fc.constantFrom('nasa', 'nag', 'cfg', 'none', 'x'), alpha: fc.double(), scale: fc.double(), tau: fc.double() }, { requiredKeys: [] }),
+              guidance: fc.record({ mode: fc.constantFrom('nasa', 'nag', 'cfg', 'none', 'x'), alpha: fc.double(), scale: fc.double(), tau: fc.double(), projection: fc.oneof(fc.boolean(), fc.string()) }, { requiredKeys: [] }),
               response_format: fc.constantFrom('url', 'b64_json', 'png'),
               output_format: fc.constantFrom('png', 'webp', 'jpeg', 'gif'),
             },

@@ -18,6 +18,7 @@ const upstreamModels = z.object({
       version: z.string().optional(),
       sizes: z.array(z.string()).optional(),
       default_nasa_alpha: z.number().optional(),
+      default_nasa_projection: z.boolean().optional(),
     }),
   ),
 })

@@ -45,6 +45,11 @@ export interface ModelBundle {
   scheduler: SchedulerConfig
   oneStepTimestep: number
   nasaAlpha: number
+  /**
+   * α of NASA with projection (`snoopi.json` `nasa_projection_alpha`). When the bundle gives one, a
+   * negative prompt uses NASA with projection by default (it was measured better for that model).
+   */
+  nasaProjectionAlpha?: number
   /** Allowed output sizes; the first is the default. */
   sizes: ImageSize[]
   vaeScalingFactor: number
@@ -71,6 +76,7 @@ const snoopiSchema = z.looseObject({
   backbone: z.enum(['sd15', 'sd21', 'pixart-alpha', 'unknown']).optional(),
   one_step_timestep: z.number().int().min(0).optional(),
   nasa_alpha: z.number().min(0).max(5).optional(),
+  nasa_projection_alpha: z.number().min(0).max(5).optional(),
   sizes: z.array(sizeString).min(1).optional(),
 })
 
@@ -156,6 +162,7 @@ export function loadBundle(dirInput: string): ModelBundle {
     scheduler,
     oneStepTimestep,
     nasaAlpha: snoopi.nasa_alpha ?? defaultNasaAlpha[backbone],
+    ...(snoopi.nasa_projection_alpha === undefined ? {} : { nasaProjectionAlpha: snoopi.nasa_projection_alpha }),
     sizes,
     vaeScalingFactor: vae.scaling_factor,
     vaeScaleFactor,

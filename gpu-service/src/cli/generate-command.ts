@@ -15,6 +15,8 @@ Options:
   --negative-prompt <t>   what to keep out (NASA by default: the UNet's cross-attention steers away)
   --guidance <mode>       nasa (default), nag, cfg (classifier-free baseline, 2× UNet) or none
   --alpha <a>             NASA α (default: the bundle's) or NAG α (default 0.25)
+  --projection <on|off>   NASA with projection: Z+ − α·max(0, ⟨Z+,Z−⟩/‖Z−‖²)·Z− per token (default:
+                          on when the bundle's snoopi.json gives nasa_projection_alpha)
   --scale <s>             NAG φ (default 5) or CFG scale (default 2)
   --tau <t>               NAG τ (default 2.5)
   --seed <n>              0 … 2^64−1 (default 0); image i of a batch uses seed + i
@@ -45,6 +47,7 @@ export const generateCommand: Command = {
         'negative-prompt': { type: 'string' },
         guidance: { type: 'string', default: 'nasa' },
         alpha: { type: 'string' },
+        projection: { type: 'string' },
         scale: { type: 'string' },
         tau: { type: 'string' },
         seed: { type: 'string', default: '0' },
@@ -66,7 +69,9 @@ export const generateCommand: Command = {
       if (raw.trim() === '' || !Number.isFinite(n)) throw new CliError(`--${name} must be a number`, 2)
       return n
     }
+    if (values.projection !== undefined && values.projection !== 'on' && values.projection !== 'off') throw new CliError('--projection must be on or off', 2)
     const guidance: GuidanceSpec = { mode: values.guidance as GuidanceMode, alpha: number('alpha'), scale: number('scale'), tau: number('tau') }
+    if (values.projection !== undefined) guidance.projection = values.projection === 'on'
     const batch = Number(values.batch)
     if (!Number.isInteger(batch) || batch < 1 || batch > 16) throw new CliError('--batch must be an integer from 1 to 16', 2)
     if (!/^\d{1,20}$/.test(values.seed)) throw new CliError('--seed must be an integer in [0, 2^64-1]', 2)

@@ -30,6 +30,7 @@ export const generateBodySchema = z.strictObject({
     .strictObject({
       mode: z.enum(guidanceModes as [string, ...string[]]).optional(),
       alpha: z.number().optional(),
+      projection: z.boolean().optional(),
       scale: z.number().optional(),
       tau: z.number().optional(),
     })

@@ -12,7 +12,9 @@ export interface ModelCard {
   display_name?: string
   version?: string
   sizes?: string[]
+  /** α of the default NASA form (with projection when `default_nasa_projection`). */
   default_nasa_alpha?: number
+  default_nasa_projection?: boolean
 }
 
 /** What the service knows about the model it serves; `service` (and with it the bundle) is set once it has loaded. */
@@ -37,7 +39,8 @@ export function modelCard(model: ServedModel, startedAt: Date): ModelCard {
     card.display_name = bundle.displayName
     card.version = bundle.version
     card.sizes = bundle.sizes.map(formatSize)
-    card.default_nasa_alpha = bundle.nasaAlpha
+    card.default_nasa_projection = bundle.nasaProjectionAlpha !== undefined
+    card.default_nasa_alpha = bundle.nasaProjectionAlpha ?? bundle.nasaAlpha
   }
   return card
 }

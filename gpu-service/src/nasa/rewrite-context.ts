@@ -2,7 +2,8 @@ import { toFloat16Array } from '../onnx/float16.ts'
 import { DataType, toNumber, type AttributeProto, type ModelProto, type NodeProto, type ValueInfoProto } from '../onnx/onnx-proto.ts'
 import { GraphIndex } from './graph-index.ts'
 
-export type GuidanceMode = 'nasa' | 'nag'
+/** `nasa-proj`: NASA with the projection (guidance-combine.ts); the same `nasa_scale` input. */
+export type GuidanceMode = 'nasa' | 'nasa-proj' | 'nag'
 export type NagNorm = 'l1' | 'l2'
 
 /** The input names the rewritten graph adds (DESIGN.md, "NASA inside the UNet graph"). */
@@ -10,7 +11,7 @@ export const NEGATIVE_CONTEXT_INPUT = 'negative_encoder_hidden_states'
 export const NASA_SCALE_INPUT = 'nasa_scale'
 export const NAG_INPUTS = { scale: 'nag_scale', tau: 'nag_tau', alpha: 'nag_alpha' } as const
 
-/** How the attention output Z is laid out, which fixes the per-token channel axes for NAG norms. */
+/** How the attention output Z is laid out, which fixes the per-token channel axes (NAG norms, NASA projection). */
 export type ZLayout = 'BSC' | 'BHSD'
 
 /**

@@ -115,6 +115,25 @@ describe.each(attentionForms)('NASA rewrite of the %s form', (form) => {
   })
 })
 
+describe('NASA rewrite with projection (nasa-proj)', () => {
+  it.each(attentionForms)('on the %s form equals the reference Z+ − α·max(0, ⟨Z+, Z−⟩/‖Z−‖²)·Z− per token', async (form) => {
+    const { model, report } = rewritten(form, { mode: 'nasa-proj' })
+    expect(report.layers).toBe(layers)
+    expect(checkGraph(model)).toEqual([])
+    expect(inputTypes(model)).toMatchObject({ negative_encoder_hidden_states: DataType.FLOAT, nasa_scale: DataType.FLOAT })
+    const alpha = [0, 1.5]
+    const out = await run(model, { negative_encoder_hidden_states: f32(negative, [B, 77, 32]), nasa_scale: f32(new Float32Array(alpha), [B]) })
+    const expected = referenceOut({ mode: 'nasa-proj', negative: asRef(negative, [B, 77, 32]), alpha }, form)
+    expect(maxDiff(out, expected)).toBeLessThanOrEqual(1e-4)
+    // Row 0 has α = 0: the plain output. Row 1 differs from plain NASA at the same α.
+    const per = out.length / B
+    expect(maxDiff(out.slice(0, per), referenceOut(undefined, form).slice(0, per))).toBeLessThanOrEqual(1e-5)
+    const plainNasa = referenceOut({ mode: 'nasa', negative: asRef(negative, [B, 77, 32]), alpha }, form)
+    expect(maxDiff(out.slice(per), plainNasa.slice(per))).toBeGreaterThan(1e-3)
+    expect(maxDiff(out.slice(per), referenceOut(undefined, form).slice(per))).toBeGreaterThan(1e-3)
+  })
+})
+
 describe.each(['l2', 'l1'] as const)('NAG rewrite (%s norm)', (norm) => {
   it.each(attentionForms)('on the %s form equals the reference formula', async (form) => {
     const { model, report } = rewritten(form, { mode: 'nag', norm })

@@ -14,6 +14,9 @@ export const MAX_BATCH = 16
 /**
  * How a negative prompt acts:
  * - `nasa` (default): Z+ − α·Z− in every cross-attention (SNOOPI); `alpha` defaults to the bundle's;
+ *   with `projection`, Z+ − α·max(0, ⟨Z+, Z−⟩/‖Z−‖²)·Z− per token instead (each token loses only what
+ *   points along the negative branch) — the default for bundles whose snoopi.json gives
+ *   `nasa_projection_alpha`;
  * - `nag`: normalised attention guidance with `scale` φ, `tau` τ, `alpha`;
  * - `cfg`: classifier-free guidance on the one-step output, ε− + scale·(ε+ − ε−) (a baseline: two UNet
  *   rows per image);
@@ -26,6 +29,8 @@ export interface GuidanceSpec {
   mode?: GuidanceMode
   /** NASA α (0 … 2) or NAG α (0 … 1). */
   alpha?: number
+  /** NASA with projection (default: whether the bundle gives `nasa_projection_alpha`). */
+  projection?: boolean
   /** NAG φ (1 … 20) or CFG scale (1 … 20). */
   scale?: number
   /** NAG τ (1 … 10). */
@@ -34,9 +39,14 @@ export interface GuidanceSpec {
 
 export type ResolvedGuidance =
   | { mode: 'none' }
-  | { mode: 'nasa'; alpha: number }
+  | { mode: 'nasa'; alpha: number; projection: boolean }
   | { mode: 'nag'; scale: number; tau: number; alpha: number }
   | { mode: 'cfg'; scale: number }
+
+/** The UNet graph a call runs: the guidance mode, with NASA's two forms apart (two rewritten graphs). */
+export type CallMode = GuidanceMode | 'nasa-proj'
+
+export const callMode = (g: ResolvedGuidance): CallMode => (g.mode === 'nasa' && g.projection ? 'nasa-proj' : g.mode)
 
 /** Ranges and defaults of the guidance values (NAG defaults from the NAG paper: φ 5, τ 2.5, α 0.25). */
 export const guidanceLimits = {
@@ -65,7 +75,7 @@ export interface ValidRequest {
   /** Per image: its negative prompt and guidance (`none` when it has no negative prompt). */
   rows: { negative: string | undefined; guidance: ResolvedGuidance }[]
   /** The one guidance mode of this call: the mode of every image that has a negative prompt. */
-  mode: GuidanceMode
+  mode: CallMode
   size: ImageSize
   outputFormat: OutputFormat
 }
@@ -107,7 +117,7 @@ export function validateRequest(bundle: ModelBundle, request: GenerateRequest): 
   const outputFormat = request.outputFormat ?? 'png'
   if (!outputFormats.includes(outputFormat)) fail(`output format must be one of ${outputFormats.join(', ')}`)
   const rows = validateGuidance(bundle, request, prompts.length)
-  const modes = new Set(rows.filter((r) => r.negative !== undefined).map((r) => r.guidance.mode))
+  const modes = new Set(rows.filter((r) => r.negative !== undefined).map((r) => callMode(r.guidance)))
   if (modes.size > 1) fail(`one call uses one guidance mode for its negative prompts, got ${[...modes].join(' and ')}`)
   return { prompts, seeds: parsedSeeds, rows, mode: [...modes][0] ?? 'none', size, outputFormat }
 }
@@ -134,11 +144,16 @@ function validateGuidance(bundle: ModelBundle, request: GenerateRequest, count: 
     const negative = typeof raw === 'string' && raw.trim() !== '' ? raw : undefined
     const mode = spec.mode ?? 'nasa'
     if (!guidanceModes.includes(mode)) fail(`guidance mode must be one of ${guidanceModes.join(', ')}`)
+    if (spec.projection !== undefined && mode !== 'nasa') fail(`guidance projection is a NASA setting; mode ${mode} has none`)
     let guidance: ResolvedGuidance
     switch (mode) {
-      case 'nasa':
-        guidance = { mode, alpha: inRange('alpha', spec.alpha, guidanceLimits.nasa.alpha, bundle.nasaAlpha) }
+      case 'nasa': {
+        if (spec.projection !== undefined && typeof spec.projection !== 'boolean') fail('guidance projection must be true or false')
+        const projection = spec.projection ?? bundle.nasaProjectionAlpha !== undefined
+        const alpha = projection ? (bundle.nasaProjectionAlpha ?? bundle.nasaAlpha) : bundle.nasaAlpha
+        guidance = { mode, alpha: inRange('alpha', spec.alpha, guidanceLimits.nasa.alpha, alpha), projection }
         break
+      }
       case 'nag': {
         const l = guidanceLimits.nag
         guidance = { mode, scale: inRange('scale', spec.scale, l.scale, l.scale[2]), tau: inRange('tau', spec.tau, l.tau, l.tau[2]), alpha: inRange('alpha', spec.alpha, l.alpha, l.alpha[2]) }

@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testBundle } from '../testing/bundles.ts'
 import { PipelineInputError, validateRequest, type GenerateRequest } from './generate-request.ts'
@@ -64,6 +67,32 @@ describe('negative prompts in the pipeline', () => {
     expect(logs.join('\n')).toMatch(/NAG rewrite: 7 cross-attention layers/)
   })
 
+  it('offers NASA with projection: α = 0 is the plain image, α = 1.5 neither the plain image nor plain NASA', async () => {
+    const plain = await pixels(base)
+    const projected = (alpha: number) => pixels({ ...withNegative, guidance: { projection: true, alpha } })
+    expect(maxDiff(await projected(0), plain)).toBeLessThan(1e-4)
+    expect(maxDiff(await projected(1.5), plain)).toBeGreaterThan(1e-4)
+    expect(maxDiff(await projected(1.5), await pixels({ ...withNegative, guidance: { projection: false, alpha: 1.5 } }))).toBeGreaterThan(1e-4)
+    expect(logs.join('\n')).toMatch(/building the NASA \(projection\) UNet/)
+  })
+
+  it('uses projection by default, at its own α, when the bundle gives nasa_projection_alpha', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'snoopi-proj-')), 'tiny')
+    cpSync(testBundle('tiny'), dir, { recursive: true })
+    const snoopi = JSON.parse(readFileSync(join(dir, 'snoopi.json'), 'utf8')) as Record<string, unknown>
+    writeFileSync(join(dir, 'snoopi.json'), JSON.stringify({ ...snoopi, nasa_projection_alpha: 1.25 }))
+    const other = await OneStepPipeline.load(dir, { threads: 1 })
+    try {
+      const run = async (request: GenerateRequest) => (await other.decode(validateRequest(other.bundle, request))).pixels
+      expect(validateRequest(other.bundle, withNegative).rows[0]!.guidance).toEqual({ mode: 'nasa', alpha: 1.25, projection: true })
+      expect(maxDiff(await run(withNegative), await pixels({ ...withNegative, guidance: { projection: true, alpha: 1.25 } }))).toBeLessThan(1e-6)
+      // Projection off: plain NASA at the bundle's nasa_alpha (0.04), not at the projection's α.
+      expect(validateRequest(other.bundle, { ...withNegative, guidance: { projection: false } }).rows[0]!.guidance).toEqual({ mode: 'nasa', alpha: 0.04, projection: false })
+    } finally {
+      await other.dispose()
+    }
+  })
+
   it('offers the CFG baseline: scale 1 is the plain image, scale 3 is ε− + 3·(ε+ − ε−)', async () => {
     const plain = await pixels(base)
     expect(maxDiff(await pixels({ ...withNegative, guidance: { mode: 'cfg', scale: 1 } }), plain)).toBeLessThan(1e-4)
@@ -72,6 +101,9 @@ describe('negative prompts in the pipeline', () => {
 
   it.each([
     ['mixed modes in one call', { prompts: ['a', 'b'], seeds: [1, 2], negativePrompts: ['x', 'y'], guidance: [{ mode: 'nasa' }, { mode: 'nag' }] }, /one guidance mode .* nasa and nag/],
+    ['both NASA forms in one call', { prompts: ['a', 'b'], seeds: [1, 2], negativePrompts: ['x', 'y'], guidance: [{ projection: true }, { projection: false }] }, /one guidance mode .* nasa-proj and nasa/],
+    ['a projection with NAG', { ...withNegative, guidance: { mode: 'nag', projection: true } }, /guidance projection is a NASA setting; mode nag has none/],
+    ['a projection that is not a boolean', { ...withNegative, guidance: { projection: 'yes' } }, /guidance projection must be true or false/],
     ['α above the range', { ...withNegative, guidance: { alpha: 3 } }, /guidance alpha must be a number from 0 to 2/],
     ['NAG τ below the range', { ...withNegative, guidance: { mode: 'nag', tau: 0.5 } }, /guidance tau must be a number from 1 to 10/],
     ['an unknown mode', { ...withNegative, guidance: { mode: 'magic' } }, /guidance mode must be one of none, nasa, nag, cfg/],

@@ -8,7 +8,7 @@ import { contentTypeOf, encodeImage } from '../imaging/encode-image.ts'
 import { toRgb8 } from '../imaging/to-rgb8.ts'
 import { createSession, disposeSession, runSession, tensor, type Feeds, type LoadedSession, type SessionOptions } from '../runtime/onnx-backend.ts'
 import { loadGuidedUnet } from '../nasa/guided-unet.ts'
-import type { NagNorm } from '../nasa/rewrite-context.ts'
+import type { GuidanceMode as RewriteMode, NagNorm } from '../nasa/rewrite-context.ts'
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts'
 import { validateRequest, type GenerateRequest, type ResolvedGuidance, type ValidRequest } from './generate-request.ts'
 import { findTensor, floatFeed, idsFeed, readFloats, timestepFeed } from './tensor-io.ts'
@@ -44,7 +44,7 @@ export interface PipelineOptions extends SessionOptions {
   embeddingCacheSize?: number
   onProgress?: (line: string) => void
   /** Rewritten UNets to build at load time; others are built on first use. Default none. */
-  preloadGuidance?: ('nasa' | 'nag')[]
+  preloadGuidance?: RewriteMode[]
   /** NAG's per-token norm. Default l2. */
   nagNorm?: NagNorm
   /** Where rewritten UNets with external data go when the bundle folder is read-only. */
@@ -69,7 +69,7 @@ export class OneStepPipeline {
   private readonly sequenceLength: number
   readonly embeddings: TextEmbeddingCache
   private readonly options: PipelineOptions
-  private readonly guided = new Map<'nasa' | 'nag', Promise<LoadedSession>>()
+  private readonly guided = new Map<RewriteMode, Promise<LoadedSession>>()
 
   private constructor(bundle: ModelBundle, tokenizer: ClipTokenizer, sessions: LoadedSession[], options: PipelineOptions) {
     this.bundle = bundle
@@ -83,15 +83,15 @@ export class OneStepPipeline {
   }
 
   /**
-   * The UNet rewritten for NASA or NAG (`nasa/rewrite.ts`), built once per mode. Requests without a
-   * negative prompt never touch it: they run the original graph.
+   * The UNet rewritten for NASA (either form) or NAG (`nasa/rewrite.ts`), built once per mode. Requests
+   * without a negative prompt never touch it: they run the original graph.
    */
-  guidedUnet(mode: 'nasa' | 'nag'): Promise<LoadedSession> {
+  guidedUnet(mode: RewriteMode): Promise<LoadedSession> {
     let session = this.guided.get(mode)
     if (!session) {
       const { onProgress, log, ...sessionOptions } = this.options
       const say = onProgress ?? log ?? console.log
-      say(`building the ${mode.toUpperCase()} UNet…`)
+      say(`building the ${mode === 'nasa-proj' ? 'NASA (projection)' : mode.toUpperCase()} UNet…`)
       session = loadGuidedUnet(this.bundle.files.unet, { ...sessionOptions, log: say, mode, norm: this.options.nagNorm ?? 'l2' }).then((g) => g.session)
       this.guided.set(mode, session)
       session.catch(() => this.guided.delete(mode))
@@ -269,7 +269,7 @@ function guidanceFeeds(session: LoadedSession, valid: ValidRequest, negatives: T
   const feeds: Feeds = {
     negative_encoder_hidden_states: floatFeed(findTensor(session.inputs, 'negative_encoder_hidden_states', 'guided unet'), negatives.features, negatives.dims),
   }
-  if (valid.mode === 'nasa') {
+  if (valid.mode === 'nasa' || valid.mode === 'nasa-proj') {
     feeds.nasa_scale = perRow((g) => (g.mode === 'nasa' ? g.alpha : 0))
   } else {
     feeds.nag_scale = perRow((g) => (g.mode === 'nag' ? g.scale : 1))

@@ -13,6 +13,7 @@ export interface Tensor {
 
 export type ReferenceGuidance =
   | { mode: 'nasa'; negative: Tensor; alpha: number[] }
+  | { mode: 'nasa-proj'; negative: Tensor; alpha: number[] }
   | { mode: 'nag'; negative: Tensor; scale: number[]; tau: number[]; alpha: number[]; norm: 'l1' | 'l2' }
 
 const t = (shape: number[], data = new Float64Array(shape.reduce((a, b) => a * b, 1))): Tensor => ({ data, shape })
@@ -271,7 +272,7 @@ export class ReferenceUnet {
     if (context && guidance) {
       const neg = guidance.negative
       const zNeg = this.core(q, this.linear(neg, `${prefix}.to_k`, false), this.linear(neg, `${prefix}.to_v`, false), heads)
-      z = guidance.mode === 'nasa' ? nasa(z, zNeg, guidance.alpha) : nag(z, zNeg, guidance)
+      z = guidance.mode === 'nasa' ? nasa(z, zNeg, guidance.alpha) : guidance.mode === 'nasa-proj' ? nasaProjected(z, zNeg, guidance.alpha) : nag(z, zNeg, guidance)
     }
     return this.linear(z, `${prefix}.to_out.0`)
   }
@@ -297,6 +298,25 @@ export function nasa(zPos: Tensor, zNeg: Tensor, alpha: number[]): Tensor {
   const per = zPos.data.length / B
   const out = t([...zPos.shape])
   for (let b = 0; b < B; b++) for (let i = 0; i < per; i++) out.data[b * per + i] = (zPos.data[b * per + i] as number) - (alpha[b] as number) * (zNeg.data[b * per + i] as number)
+  return out
+}
+
+/** Per token (channels = last axis): Z+ − α_b·max(0, ⟨Z+, Z−⟩ / ‖Z−‖²)·Z−. */
+export function nasaProjected(zPos: Tensor, zNeg: Tensor, alpha: number[]): Tensor {
+  const [B, S, C] = zPos.shape as [number, number, number]
+  const out = t([...zPos.shape])
+  for (let b = 0; b < B; b++)
+    for (let s = 0; s < S; s++) {
+      const base = (b * S + s) * C
+      let along = 0
+      let length = 0
+      for (let i = 0; i < C; i++) {
+        along += (zPos.data[base + i] as number) * (zNeg.data[base + i] as number)
+        length += (zNeg.data[base + i] as number) ** 2
+      }
+      const c = (alpha[b] as number) * Math.max(0, along / (length + 1e-6))
+      for (let i = 0; i < C; i++) out.data[base + i] = (zPos.data[base + i] as number) - c * (zNeg.data[base + i] as number)
+    }
   return out
 }
 

@@ -9,7 +9,7 @@ import { OPTIONS, installBundle, recipeArgs, trainDefault } from './train-defaul
 
 /** Exports a small random-weight model with the training code, as `npm run train:default` would stage it. */
 let python = ''
-function stageRandomBundle(dir: string, grounded = false): void {
+function stageRandomBundle(dir: string, grounded = false, projection = false): void {
   const script = `
 import dataclasses, sys, torch
 from pathlib import Path
@@ -22,9 +22,10 @@ torch.manual_seed(1)
 text, unet, ae = TextEncoder(cfg), UNet(cfg), AutoEncoder(cfg)
 ae.scaling_factor.fill_(1.7)
 out = Path(sys.argv[1])
-export_bundle(out, cfg, text, unet, ae, nasa_alpha=0.9, version="random-test")
-write_json(out / "reference-images.json", reference_images(text, unet, ae, 0.9))`
-  const result = spawnSync(python, ['-c', script, dir, grounded ? 'grounded' : 'plain'], { cwd: resolve(import.meta.dirname, '../../training'), encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } })
+projection = sys.argv[3] == "projection"
+export_bundle(out, cfg, text, unet, ae, nasa_alpha=0.9, version="random-test", nasa_projection_alpha=2.0 if projection else None)
+write_json(out / "reference-images.json", reference_images(text, unet, ae, 2.0 if projection else 0.9, projection=projection))`
+  const result = spawnSync(python, ['-c', script, dir, grounded ? 'grounded' : 'plain', projection ? 'projection' : 'plain'], { cwd: resolve(import.meta.dirname, '../../training'), encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } })
   if (result.status !== 0) throw new Error(result.stderr)
 }
 
@@ -60,6 +61,22 @@ describe('installBundle', { timeout: 120_000 }, () => {
     for (const line of compared) expect(line).toMatch(/max pixel difference [0-2],/)
     stageRandomBundle(join(root, 'plain'), false) // the same weights without the zeroing draw other images
     expect(readFileSync(join(root, 'plain', 'reference-images.json'), 'utf8')).not.toBe(grounded)
+  })
+
+  it('reproduces NASA with projection, the default of a bundle whose snoopi.json gives its α', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'snoopi-install-'))
+    const out = join(root, 'default-bundle')
+    stageRandomBundle(`${out}.staging`, false, true)
+    expect(JSON.parse(readFileSync(join(`${out}.staging`, 'snoopi.json'), 'utf8'))).toMatchObject({ nasa_alpha: 0.9, nasa_projection_alpha: 2 })
+    const cases = JSON.parse(readFileSync(join(`${out}.staging`, 'reference-images.json'), 'utf8')) as { projection?: boolean; rgb_base64: string }[]
+    expect(cases[3]).toMatchObject({ negative_prompt: 'blue square', alpha: 2, projection: true })
+    const lines: string[] = []
+    await installBundle(`${out}.staging`, out, (line) => lines.push(line))
+    const compared = lines.filter((l) => l.includes('max pixel difference'))
+    expect(compared).toHaveLength(4)
+    for (const line of compared) expect(line).toMatch(/max pixel difference [0-2],/)
+    // The negative prompt acts: the projected image is not the plain one of the same seed.
+    expect(cases[3]!.rgb_base64).not.toBe(cases[0]!.rgb_base64)
   })
 
   it('refuses a bundle that does not reproduce its reference images and keeps the installed one', async () => {

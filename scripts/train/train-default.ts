@@ -119,8 +119,9 @@ export async function installBundle(staging: string, out: string, log: (line: st
   if (existsSync(out)) renameSync(out, previous)
   renameSync(staging, out)
   rmSync(previous, { recursive: true, force: true })
-  const snoopi = JSON.parse(readFileSync(join(out, 'snoopi.json'), 'utf8')) as { version: string; nasa_alpha: number }
-  log(`[install] default bundle ${snoopi.version} (NASA α ${snoopi.nasa_alpha}) installed in ${out}`)
+  const snoopi = JSON.parse(readFileSync(join(out, 'snoopi.json'), 'utf8')) as { version: string; nasa_alpha: number; nasa_projection_alpha?: number }
+  const nasa = snoopi.nasa_projection_alpha === undefined ? `NASA α ${snoopi.nasa_alpha}` : `NASA with projection by default, α ${snoopi.nasa_projection_alpha}; plain NASA α ${snoopi.nasa_alpha}`
+  log(`[install] default bundle ${snoopi.version} (${nasa}) installed in ${out}`)
 }
 
 if (import.meta.main) {

@@ -38,13 +38,14 @@ def latent_noise(seeds: list[int], channels: int = 4, side: int = 8) -> torch.Te
 
 
 @torch.no_grad()
-def one_step_images(unet, ae, encode, captions, seeds, negatives=None, alpha: float = 0.0, batch: int = 256) -> np.ndarray:
+def one_step_images(unet, ae, encode, captions, seeds, negatives=None, alpha: float = 0.0, batch: int = 256, projection: bool = False) -> np.ndarray:
     out = []
     for i in range(0, len(captions), batch):
         caps, sds = captions[i : i + batch], seeds[i : i + batch]
         nasa = {}
         if negatives is not None and alpha != 0:
-            nasa = dict(negative_context=encode(negatives[i : i + batch]), nasa_alpha=torch.full((len(caps),), float(alpha), device=device.current()))
+            nasa = dict(negative_context=encode(negatives[i : i + batch]), nasa_alpha=torch.full((len(caps),), float(alpha), device=device.current()),
+                        nasa_projection=projection)
         x0 = one_step(unet, latent_noise(sds), encode(caps), **nasa)
         out.append(to_uint8(ae.decoder(x0 / ae.scaling_factor).cpu().numpy()))
     return np.concatenate(out)
@@ -93,7 +94,7 @@ def student_curve_point(unet, ae, encode, seeds_per_caption: int = 8) -> dict:
     return result
 
 
-def removal_rates(unet, ae, encode, seeds: list[int], alpha: float, pairs=REMOVAL_PAIRS) -> dict:
+def removal_rates(unet, ae, encode, seeds: list[int], alpha: float, pairs=REMOVAL_PAIRS, projection: bool = False) -> dict:
     captions, negatives, keeps, removes, all_seeds = [], [], [], [], []
     for objects, remove in pairs:
         for s in seeds:
@@ -102,9 +103,9 @@ def removal_rates(unet, ae, encode, seeds: list[int], alpha: float, pairs=REMOVA
             keeps.append([o for o in objects if o != remove])
             removes.append(remove)
             all_seeds.append(s)
-    images = one_step_images(unet, ae, encode, captions, all_seeds, negatives=negatives, alpha=alpha)
+    images = one_step_images(unet, ae, encode, captions, all_seeds, negatives=negatives, alpha=alpha, projection=projection)
     outcomes = [removal(im, k, r) for im, k, r in zip(images, keeps, removes)]
     removed = np.array([o[0] for o in outcomes])
     kept = np.array([o[1] for o in outcomes])
     per_pair = [float((removed & kept)[i * len(seeds) : (i + 1) * len(seeds)].mean()) for i in range(len(pairs))]
-    return {"alpha": alpha, "removed": float(removed.mean()), "kept": float(kept.mean()), "success": float((removed & kept).mean()), "per_pair": per_pair}
+    return {"alpha": alpha, "projection": projection, "removed": float(removed.mean()), "kept": float(kept.mean()), "success": float((removed & kept).mean()), "per_pair": per_pair}

@@ -19,7 +19,8 @@ from .noise import gaussian_noise
 OPSET = 17
 
 
-def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str, trained: str = "") -> None:
+def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae, nasa_alpha: float, version: str, trained: str = "",
+                  nasa_projection_alpha: float | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     text, unet, ae = text.cpu().eval(), unet.cpu().eval(), ae.cpu().eval()  # the ONNX export traces on the CPU
     ids = torch.tensor([caption_ids("a red circle")], dtype=torch.int32)
@@ -70,6 +71,8 @@ def export_bundle(out: Path, cfg: ModelConfig, text: TextEncoder, unet: UNet, ae
         "display_name": "SNOOPI shapes 32×32 (PG-SB one-step student, trained by training/)",
         "version": version, "backbone": "unknown", "one_step_timestep": ONE_STEP_TIMESTEP,
         "nasa_alpha": round(float(nasa_alpha), 4), "sizes": ["32x32"],
+        # Present: a negative prompt uses NASA with projection by default, at this α (it measured better).
+        **({} if nasa_projection_alpha is None else {"nasa_projection_alpha": round(float(nasa_projection_alpha), 4)}),
     })
 
 
@@ -83,16 +86,17 @@ REFERENCE_CASES = [
 
 
 @torch.no_grad()
-def reference_images(text: TextEncoder, unet: UNet, ae, alpha: float, cases=REFERENCE_CASES) -> list[dict]:
+def reference_images(text: TextEncoder, unet: UNet, ae, alpha: float, cases=REFERENCE_CASES, projection: bool = False) -> list[dict]:
     out = []
     for case in cases:
         z = torch.from_numpy(gaussian_noise(case["seed"], 4 * 8 * 8)).reshape(1, 4, 8, 8)
         context = text(torch.tensor([caption_ids(case["prompt"])]))
         nasa = {}
         if "negative_prompt" in case:
-            nasa = dict(negative_context=text(torch.tensor([caption_ids(case["negative_prompt"])])), nasa_alpha=torch.tensor([alpha]))
+            nasa = dict(negative_context=text(torch.tensor([caption_ids(case["negative_prompt"])])), nasa_alpha=torch.tensor([alpha]),
+                        nasa_projection=projection)
         x0 = one_step(unet, z, context, **nasa)
         pixels = to_uint8(ae.decoder(x0 / ae.scaling_factor).numpy())[0]
-        out.append({**case, "seed": str(case["seed"]), **({"alpha": alpha} if nasa else {}),
+        out.append({**case, "seed": str(case["seed"]), **({"alpha": alpha, "projection": projection} if nasa else {}),
                     "rgb_base64": base64.b64encode(pixels.tobytes()).decode()})
     return out

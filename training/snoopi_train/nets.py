@@ -93,7 +93,9 @@ class AutoEncoder(nn.Module):
 
 class Attention(nn.Module):
     """Multi-head attention written as MatMul → Softmax → MatMul. With `negative_context` and
-    `nasa_alpha` (per row) it returns Z+ − α·Z− before the output projection (NASA)."""
+    `nasa_alpha` (per row) it returns Z+ − α·Z− before the output projection (NASA); with
+    `nasa_projection`, Z+ − α·max(0, ⟨Z+, Z−⟩/‖Z−‖²)·Z− per token (NASA with projection, the serving
+    rewrite's `nasa-proj`)."""
 
     def __init__(self, dim: int, context_dim: int | None, heads: int):
         super().__init__()
@@ -123,11 +125,16 @@ class Attention(nn.Module):
         b, h, n, d = z.shape
         return z.transpose(1, 2).reshape(b, n, h * d)
 
-    def forward(self, x, context=None, mask=None, negative_context=None, nasa_alpha=None):
+    def forward(self, x, context=None, mask=None, negative_context=None, nasa_alpha=None, nasa_projection=False):
         q = self._split(self.to_q(x))
         z = self._attend(q, x if context is None else context, mask)
         if negative_context is not None:
-            z = z - nasa_alpha.view(-1, 1, 1) * self._attend(q, negative_context)
+            negative = self._attend(q, negative_context)
+            scale = nasa_alpha.view(-1, 1, 1)
+            if nasa_projection:
+                along = (z * negative).sum(dim=-1, keepdim=True) / ((negative * negative).sum(dim=-1, keepdim=True) + 1e-6)
+                scale = scale * along.clamp_min(0)
+            z = z - scale * negative
         return self.to_out(z)
 
 
@@ -149,9 +156,9 @@ class TransformerBlock(nn.Module):
         self.norm3 = nn.LayerNorm(dim)
         self.ff = nn.Sequential(GEGLU(dim, dim * ff_mult), nn.Linear(dim * ff_mult, dim))
 
-    def forward(self, x, context, negative_context=None, nasa_alpha=None):
+    def forward(self, x, context, negative_context=None, nasa_alpha=None, nasa_projection=False):
         x = x + self.attn1(self.norm1(x))
-        x = x + self.attn2(self.norm2(x), context, negative_context=negative_context, nasa_alpha=nasa_alpha)
+        x = x + self.attn2(self.norm2(x), context, negative_context=negative_context, nasa_alpha=nasa_alpha, nasa_projection=nasa_projection)
         return x + self.ff(self.norm3(x))
 
 
@@ -165,10 +172,10 @@ class SpatialTransformer(nn.Module):
         self.block = TransformerBlock(channels, context_dim, channels // cfg.head_dim, cfg.ff_mult)
         self.proj_out = nn.Linear(channels, channels)
 
-    def forward(self, x, context, negative_context=None, nasa_alpha=None):
+    def forward(self, x, context, negative_context=None, nasa_alpha=None, nasa_projection=False):
         b, c, h, w = x.shape
         y = self.norm(x).reshape(b, c, h * w).transpose(1, 2)
-        y = self.block(self.proj_in(y), context, negative_context, nasa_alpha)
+        y = self.block(self.proj_in(y), context, negative_context, nasa_alpha, nasa_projection)
         y = self.proj_out(y).transpose(1, 2).reshape(b, c, h, w)
         return x + y
 
@@ -220,8 +227,8 @@ class UNet(nn.Module):
         self.norm_out = nn.GroupNorm(g, c0, eps=1e-5)
         self.conv_out = nn.Conv2d(c0, cfg.latent_channels, 3, padding=1)
 
-    def forward(self, sample, timestep, context, negative_context=None, nasa_alpha=None):
-        nasa = dict(negative_context=negative_context, nasa_alpha=nasa_alpha)
+    def forward(self, sample, timestep, context, negative_context=None, nasa_alpha=None, nasa_projection=False):
+        nasa = dict(negative_context=negative_context, nasa_alpha=nasa_alpha, nasa_projection=nasa_projection)
         if timestep.dim() == 0:
             timestep = timestep.expand(sample.shape[0])
         temb = self.time_mlp(timestep_embedding(timestep, self.c0))

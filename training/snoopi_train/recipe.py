@@ -15,10 +15,11 @@ from .plot import plot_curves
 from .stages import CaptionEncoder, StudentSettings, student_finished, train_student, write_json
 
 ALPHA_CANDIDATES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+PROJECTION_ALPHA_CANDIDATES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # NASA with projection removes less per unit α (the API allows α ≤ 2)
 TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
 BUNDLE_VERSION = "shapes-pgsb-v4"
 SURVEY_SEEDS = 10  # per pair of the NASA survey (112 pairs)
-EVALUATION_VERSION = 2  # bump when evaluate_all measures something new, so cached evaluations are redone
+EVALUATION_VERSION = 3  # bump when evaluate_all measures something new, so cached evaluations are redone
 
 
 def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
@@ -50,10 +51,13 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
     if args.until == "evaluate":
         return
 
-    alpha = results["nasa"]["alpha"]
+    nasa = results["nasa"]
+    projection = nasa.get("default") == "projection"
+    alpha = nasa["projection_alpha"] if projection else nasa["alpha"]
     staging = args.out.with_name(args.out.name + ".staging")
-    export_bundle(staging, cfg, text, pgsb.unet, ae, alpha, version=bundle_version(args.profile, cfg.zero_padding), trained=pgsb.trained)
-    write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha))
+    export_bundle(staging, cfg, text, pgsb.unet, ae, nasa["alpha"], version=bundle_version(args.profile, cfg.zero_padding), trained=pgsb.trained,
+                  nasa_projection_alpha=alpha if projection else None)
+    write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha, projection=projection))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 
 
@@ -123,30 +127,36 @@ def evaluate_all(args, ae, teacher, pgsb_result, swiftbrush_result, encode, pgsb
         log("evaluate", f"{split}: {[(r['model'], round(r['adherence'], 3)) for r in results['adherence'] if r['split'] == split]} "
             f"({time.monotonic() - started:.0f} s)")
 
-    # NASA α: tuned on seeds 100000+ (not the reported ones), then measured on seeds 0..99.
+    # NASA α of each form (plain, with projection): tuned on seeds 100000+ (not the reported ones), then
+    # measured on seeds 0..99. The form that succeeded more often on the tuning seeds is the bundle's default.
     tuning_seeds = list(range(100_000, 100_000 + (8 if args.quick else 40)))
     sweep = [removal_rates(pgsb, ae, encode, tuning_seeds, a) for a in ALPHA_CANDIDATES]
-    best = max(sweep, key=lambda r: (r["success"], -r["alpha"]))
-    log("evaluate", "NASA α sweep: " + ", ".join(f"α={r['alpha']}: {r['success']:.2f}" for r in sweep) + f" → α = {best['alpha']}")
+    projection_sweep = [removal_rates(pgsb, ae, encode, tuning_seeds, a, projection=True) for a in PROJECTION_ALPHA_CANDIDATES]
+    best, best_projection = (max(s, key=lambda r: (r["success"], -r["alpha"])) for s in (sweep, projection_sweep))
+    default = "projection" if best_projection["success"] > best["success"] else "plain"
+    for name, s, b in (("NASA", sweep, best), ("NASA with projection", projection_sweep, best_projection)):
+        log("evaluate", f"{name} α sweep: " + ", ".join(f"α={r['alpha']}: {r['success']:.2f}" for r in s) + f" → α = {b['alpha']}")
+    log("evaluate", f"the bundle's default: {'NASA with projection' if default == 'projection' else 'NASA'}")
+    a, ap = best["alpha"], best_projection["alpha"]
     report_seeds = list(range(10 if args.quick else 100))
+    forms = (("without", pgsb, 0.0, False), ("with", pgsb, a, False), ("with_projection", pgsb, ap, True),
+             ("swiftbrush_without", swiftbrush, 0.0, False), ("swiftbrush_with", swiftbrush, a, False),
+             ("swiftbrush_with_projection", swiftbrush, ap, True))
     results["nasa"] = {
-        "alpha": best["alpha"],
-        "sweep": sweep,
+        "alpha": a, "projection_alpha": ap, "default": default, "sweep": sweep, "projection_sweep": projection_sweep,
         "pairs": [{"prompt": " and ".join(f"{c} {s}" for c, s in objs), "negative": f"{r[0]} {r[1]}"} for objs, r in REMOVAL_PAIRS],
         "seeds": len(report_seeds),
-        "without": removal_rates(pgsb, ae, encode, report_seeds, 0.0),
-        "with": removal_rates(pgsb, ae, encode, report_seeds, best["alpha"]),
-        "swiftbrush_without": removal_rates(swiftbrush, ae, encode, report_seeds, 0.0),
-        "swiftbrush_with": removal_rates(swiftbrush, ae, encode, report_seeds, best["alpha"]),
+        **{key: removal_rates(unet, ae, encode, report_seeds, alpha, projection=p) for key, unet, alpha, p in forms},
     }
-    log("evaluate", f"removal success without NASA {results['nasa']['without']['success']:.3f}, with NASA {results['nasa']['with']['success']:.3f}")
+    n = results["nasa"]
+    log("evaluate", f"removal success without NASA {n['without']['success']:.3f}, with NASA {n['with']['success']:.3f}, "
+        f"with projection {n['with_projection']['success']:.3f}")
     survey, survey_seeds = survey_pairs(), list(range(200_000, 200_000 + (2 if args.quick else SURVEY_SEEDS)))
     results["nasa_survey"] = {"pairs": len(survey), "seeds": len(survey_seeds), **{
-        key: removal_rates(unet, ae, encode, survey_seeds, a, pairs=survey)
-        for key, unet, a in (("without", pgsb, 0.0), ("with", pgsb, best["alpha"]),
-                             ("swiftbrush_without", swiftbrush, 0.0), ("swiftbrush_with", swiftbrush, best["alpha"]))}}
-    log("evaluate", f"all {len(survey)} seen two-object pairs: success without NASA {results['nasa_survey']['without']['success']:.3f}, "
-        f"with NASA {results['nasa_survey']['with']['success']:.3f}")
+        key: removal_rates(unet, ae, encode, survey_seeds, alpha, pairs=survey, projection=p) for key, unet, alpha, p in forms}}
+    sv = results["nasa_survey"]
+    log("evaluate", f"all {len(survey)} seen two-object pairs: success without NASA {sv['without']['success']:.3f}, "
+        f"with NASA {sv['with']['success']:.3f}, with projection {sv['with_projection']['success']:.3f}")
     results["settings"] = {"pgsb": pgsb_s.__dict__, "swiftbrush": sb_s.__dict__, "seeds_per_caption": seeds_per_caption}
     return results
 
@@ -162,23 +172,34 @@ def write_results(folder: Path, results: dict) -> None:
         by_split = {r["split"]: r for r in results["adherence"] if r["model"] == model}
         lines.append(f"| {model} | {by_split['held_out']['unet_evaluations']} | {by_split['held_out']['adherence']:.1%} | {by_split['seen']['adherence']:.1%} |")
     nasa = results["nasa"]
+    a, ap = nasa["alpha"], nasa.get("projection_alpha")
+    projected = "with_projection" in nasa  # evaluations before NASA with projection have no such rows
+    default = "NASA with projection" if nasa.get("default") == "projection" else "NASA"
     lines += ["", f"Negative-prompt removal, PG-SB student, {len(nasa['pairs'])} prompt/negative pairs × {nasa['seeds']} seeds "
-              f"(success = the named object gone and the other objects kept; NASA α = {nasa['alpha']}, tuned on other seeds):", "",
+              f"(success = the named object gone and the other objects kept; each form's α tuned on other seeds; the bundle's default: {default}):", "",
               "| | removed | kept | success |", "| --- | --- | --- | --- |"]
-    for label, key in (("without NASA", "without"), (f"with NASA (α = {nasa['alpha']})", "with"),
-                       ("SwiftBrush student without NASA", "swiftbrush_without"), ("SwiftBrush student with NASA", "swiftbrush_with")):
+    rows = [("without NASA", "without"), (f"with NASA (α = {a})", "with")]
+    rows += [(f"with NASA + projection (α = {ap})", "with_projection")] if projected else []
+    rows += [("SwiftBrush student without NASA", "swiftbrush_without"), (f"SwiftBrush student with NASA (α = {a})", "swiftbrush_with")]
+    rows += [(f"SwiftBrush student with NASA + projection (α = {ap})", "swiftbrush_with_projection")] if projected else []
+    for label, key in rows:
         r = nasa[key]
         lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} |")
-    lines += ["", f"Per pair, PG-SB student (success without → with NASA, α = {nasa['alpha']}):", "", "| prompt | negative | without | with |",
-              "| --- | --- | --- | --- |"]
-    for pair, without, with_nasa in zip(nasa["pairs"], nasa["without"]["per_pair"], nasa["with"]["per_pair"]):
-        lines.append(f"| {pair['prompt']} | {pair['negative']} | {without:.0%} | {with_nasa:.0%} |")
+    lines += ["", "Per pair, PG-SB student (success):", "",
+              "| prompt | negative | without | NASA | NASA + projection |" if projected else "| prompt | negative | without | with NASA |",
+              "| --- | --- | --- | --- | --- |" if projected else "| --- | --- | --- | --- |"]
+    for i, pair in enumerate(nasa["pairs"]):
+        cells = [nasa[key]["per_pair"][i] for key in ("without", "with", "with_projection") if key in nasa]
+        lines.append(f"| {pair['prompt']} | {pair['negative']} | " + " | ".join(f"{c:.0%}" for c in cells) + " |")
     survey = results["nasa_survey"]
     lines += ["", f"NASA beyond those pairs: every seen two-object caption with each of its objects as the negative "
-              f"({survey['pairs']} pairs × {survey['seeds']} seeds, α = {nasa['alpha']}):", "",
+              f"({survey['pairs']} pairs × {survey['seeds']} seeds, the α values above):", "",
               "| | removed | kept | success | pairs with success ≥ 90% |", "| --- | --- | --- | --- | --- |"]
-    for label, key in (("PG-SB without NASA", "without"), ("PG-SB with NASA", "with"),
-                       ("SwiftBrush without NASA", "swiftbrush_without"), ("SwiftBrush with NASA", "swiftbrush_with")):
+    for label, key in (("PG-SB without NASA", "without"), ("PG-SB with NASA", "with"), ("PG-SB with NASA + projection", "with_projection"),
+                       ("SwiftBrush without NASA", "swiftbrush_without"), ("SwiftBrush with NASA", "swiftbrush_with"),
+                       ("SwiftBrush with NASA + projection", "swiftbrush_with_projection")):
+        if key not in survey:
+            continue
         r = survey[key]
         at_goal = sum(p >= 0.9 for p in r["per_pair"])
         lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} | {at_goal} of {survey['pairs']} |")

@@ -11,7 +11,7 @@ from tests.helpers import TINY
 from snoopi_train.clip_ids import caption_ids
 from snoopi_train.evaluate import REMOVAL_PAIRS, one_step_images, removal_rates
 from snoopi_train.export import REFERENCE_CASES, export_bundle, reference_images
-from snoopi_train.nets import AutoEncoder, TextEncoder, UNet
+from snoopi_train.nets import Attention, AutoEncoder, TextEncoder, UNet
 from snoopi_train.stages import CaptionEncoder
 
 
@@ -62,6 +62,27 @@ class NasaInPyTorchTest(unittest.TestCase):
             steered = unet(z, t, cond, negative_context=neg, nasa_alpha=torch.tensor([0.0, 1.0]))
             torch.testing.assert_close(steered[0], plain[0])
             self.assertGreater((steered[1] - plain[1]).abs().max().item(), 1e-3)
+
+    def test_projection_removes_from_each_token_only_its_part_along_the_negative(self):
+        torch.manual_seed(7)
+        attention = Attention(16, 8, heads=2)
+        x, context, negative = torch.randn(2, 5, 16), torch.randn(2, 6, 8), torch.randn(2, 6, 8)
+        alpha = torch.tensor([0.0, 1.5])
+        with torch.no_grad():
+            out = attention(x, context, negative_context=negative, nasa_alpha=alpha, nasa_projection=True)
+            # Independently: Z+ and Z− from the plain attention (its output projection undone), per token.
+            w, b = attention.to_out.weight, attention.to_out.bias
+            undo = lambda y: torch.linalg.solve(w, (y - b).unsqueeze(-1)).squeeze(-1)  # noqa: E731
+            z_pos, z_neg = undo(attention(x, context)), undo(attention(x, negative))
+            expected = z_pos.clone()
+            for row in range(2):
+                for token in range(5):
+                    p, n = z_pos[row, token], z_neg[row, token]
+                    expected[row, token] = p - alpha[row] * max(0.0, float(p @ n) / (float(n @ n) + 1e-6)) * n
+            torch.testing.assert_close(undo(out), expected, rtol=1e-4, atol=1e-4)
+            plain_nasa = attention(x, context, negative_context=negative, nasa_alpha=alpha)
+            self.assertGreater((out[1] - plain_nasa[1]).abs().max().item(), 1e-3)
+            torch.testing.assert_close(out[0], attention(x, context)[0])
 
     def test_removal_rates_report_every_pair(self):
         torch.manual_seed(6)

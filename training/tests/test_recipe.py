@@ -96,12 +96,16 @@ class ResultsTablesTest(unittest.TestCase):
             "adherence": [{"model": "PG-SB student (one step; 1,600 steps × 256)", "split": split, "unet_evaluations": 1, "images": 500,
                            "adherence": value} for split, value in (("held_out", 0.89), ("seen", 0.84))],
             "curves": {"PG-SB": [{"step": 0, "held_out": 0.0}, {"step": 1600, "held_out": 0.89}]},
-            "nasa": {"alpha": 1.0, "seeds": 100, "pairs": [{"prompt": "red circle and blue square", "negative": "blue square"},
-                                                           {"prompt": "yellow square and green circle", "negative": "green circle"}],
-                     "without": rates(0.2, [0.4, 0.0]), "with": rates(0.53, [1.0, 0.06]),
-                     "swiftbrush_without": rates(0.3, [0.5, 0.1]), "swiftbrush_with": rates(0.8, [0.9, 0.7])},
+            "nasa": {"alpha": 1.0, "projection_alpha": 1.5, "default": "projection", "seeds": 100,
+                     "pairs": [{"prompt": "red circle and blue square", "negative": "blue square"},
+                               {"prompt": "yellow square and green circle", "negative": "green circle"}],
+                     "without": rates(0.2, [0.4, 0.0]), "with": rates(0.53, [1.0, 0.06]), "with_projection": rates(0.91, [1.0, 0.82]),
+                     "swiftbrush_without": rates(0.3, [0.5, 0.1]), "swiftbrush_with": rates(0.8, [0.9, 0.7]),
+                     "swiftbrush_with_projection": rates(0.85, [0.9, 0.8])},
             "nasa_survey": {"pairs": 3, "seeds": 10, "without": rates(0.1, [0.0, 0.1, 0.2]), "with": rates(0.7, [0.95, 0.9, 0.25]),
-                            "swiftbrush_without": rates(0.1, [0.1, 0.1, 0.1]), "swiftbrush_with": rates(0.6, [0.6, 0.6, 0.6])},
+                            "with_projection": rates(0.76, [0.95, 0.95, 0.4]),
+                            "swiftbrush_without": rates(0.1, [0.1, 0.1, 0.1]), "swiftbrush_with": rates(0.6, [0.6, 0.6, 0.6]),
+                            "swiftbrush_with_projection": rates(0.65, [0.6, 0.7, 0.65])},
         }
         with tempfile.TemporaryDirectory() as folder:
             write_results(Path(folder), results)
@@ -109,9 +113,13 @@ class ResultsTablesTest(unittest.TestCase):
             self.assertTrue((Path(folder) / "adherence-curve.png").stat().st_size > 0)
         self.assertIn("| PG-SB student (one step; 1,600 steps × 256) | 1 | 89.0% | 84.0% |", table)
         self.assertIn("| with NASA (α = 1.0) | 53.0% | 100.0% | 53.0% |", table)
-        self.assertIn("| yellow square and green circle | green circle | 0% | 6% |", table)
-        self.assertIn("(3 pairs × 10 seeds, α = 1.0)", table)
+        self.assertIn("| with NASA + projection (α = 1.5) | 91.0% | 100.0% | 91.0% |", table)
+        self.assertIn("the bundle's default: NASA with projection", table)
+        self.assertIn("| yellow square and green circle | green circle | 0% | 6% | 82% |", table)
+        self.assertIn("(3 pairs × 10 seeds, the α values above)", table)
         self.assertIn("| PG-SB with NASA | 70.0% | 100.0% | 70.0% | 2 of 3 |", table)
+        self.assertIn("| PG-SB with NASA + projection | 76.0% | 100.0% | 76.0% | 2 of 3 |", table)
+        self.assertIn("| SwiftBrush with NASA + projection | 65.0% | 100.0% | 65.0% | 0 of 3 |", table)
 
     def test_the_survey_is_every_seen_two_object_pair_both_ways(self):
         pairs = survey_pairs()

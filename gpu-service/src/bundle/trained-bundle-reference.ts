@@ -9,6 +9,8 @@ export interface ReferenceCase {
   prompt: string
   negative_prompt?: string
   alpha?: number
+  /** NASA with projection (absent in references made before it: plain NASA). */
+  projection?: boolean
   seed: string
   rgb_base64: string
 }
@@ -29,7 +31,7 @@ export async function compareWithReference(pipeline: OneStepPipeline, reference:
   const request = validateRequest(pipeline.bundle, {
     prompts: [reference.prompt],
     seeds: [BigInt(reference.seed)],
-    ...(reference.negative_prompt ? { negativePrompts: [reference.negative_prompt], guidance: { mode: 'nasa' as const, alpha: reference.alpha } } : {}),
+    ...(reference.negative_prompt ? { negativePrompts: [reference.negative_prompt], guidance: { mode: 'nasa' as const, alpha: reference.alpha, projection: reference.projection ?? false } } : {}),
   })
   const { pixels } = await pipeline.decode(request)
   const { width, height } = request.size

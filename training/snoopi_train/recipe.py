@@ -81,6 +81,8 @@ def student_command(args, name: str, threads: int) -> list[str]:
         command += ["--student-steps", str(args.student_steps)]
     if args.quick:
         command.append("--quick")
+    if args.grounded:  # without it the child would take the grounded teacher for another recipe's and set it aside
+        command.append("--grounded")
     return command
 
 

@@ -224,12 +224,14 @@ def set_aside_other_teacher(work: Path, recipe: str) -> None:
         return
     if found == recipe:
         return
+    moved = [name for name in FROM_THE_TEACHER if (work / name).exists()]
+    if not moved:  # another process moved them a moment ago
+        return
     aside, n = work / f"teacher-{found}", 1
     while aside.exists():
         n += 1
         aside = work / f"teacher-{found}-{n}"
     aside.mkdir()
-    moved = [name for name in FROM_THE_TEACHER if (work / name).exists()]
     for name in moved:
         (work / name).replace(aside / name)
     log("teacher", f"the teacher in {work} is of the {found} recipe, this run is {recipe}: moved {', '.join(moved)} to {aside} "

@@ -10,7 +10,8 @@ import torch
 
 from snoopi_train import scenes
 from snoopi_train.evaluate import REMOVAL_PAIRS, survey_pairs
-from snoopi_train.recipe import bundle_version, write_results
+from snoopi_train.cli import parse
+from snoopi_train.recipe import bundle_version, student_command, write_results
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent
 
@@ -77,6 +78,18 @@ class GroundedRecipeTest(unittest.TestCase):
             self.assertEqual(torch.load(work / "teacher-plain" / "teacher.pt")["settings"], plain["settings"])
             self.assertEqual(sorted(p.name for p in work.iterdir() if p.suffix == ".pt"), ["autoencoder.pt", "pgsb.pt", "scene_clip.pt", "teacher.pt"])
             self.assertNotIn("moved", run_recipe(work, "--threads", "1", "--until", "pgsb", "--grounded"))  # a rerun resumes, nothing moves
+
+
+class StudentCommandTest(unittest.TestCase):
+    def test_a_student_process_gets_every_option_of_the_run(self):
+        # A child that missed --grounded took the grounded teacher for another recipe's and set it aside.
+        argv = ["--work", "/tmp/w", "--results", "/tmp/r", "--out", "/tmp/o", "--device", "cpu", "--profile", "gpu", "--workers", "2",
+                "--budget", "pgsb=60", "--student-steps", "40", "--quick", "--grounded", "--threads", "4"]
+        run = parse(argv)
+        child = parse(student_command(run, "pgsb", 2)[3:])
+        self.assertEqual((child.only, child.threads), ("pgsb", 2))
+        same = lambda a: {k: v for k, v in vars(a).items() if k not in ("only", "threads", "students", "until")}  # noqa: E731
+        self.assertEqual(same(child), same(run))
 
 
 class BundleVersionTest(unittest.TestCase):

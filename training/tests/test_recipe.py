@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import subprocess
@@ -94,12 +95,16 @@ class StudentCommandTest(unittest.TestCase):
 
 class BundleVersionTest(unittest.TestCase):
     def test_each_way_of_training_names_its_own_version(self):
-        # The edge caches images under the version: the committed GPU-trained bundle must not share one with a CPU retrain.
-        versions = {(profile, grounded): bundle_version(profile, grounded) for profile in ("gpu", "cpu") for grounded in (False, True)}
-        self.assertEqual(versions[("gpu", False)], "shapes-pgsb-v4")  # the committed bundle's (gpu-service/assets/default-bundle/snoopi.json)
+        # The edge caches images under the version: the committed bundle (a PG-SB student of batch 256, exported
+        # by a CPU run) must not share one with a CPU retrain (batch 32).
+        versions = {(batch, grounded): bundle_version(batch, grounded) for batch in (256, 32) for grounded in (False, True)}
+        self.assertEqual(versions[(256, False)], "shapes-pgsb-v4")
+        self.assertEqual(versions[(32, False)], "shapes-pgsb-v4-cpu")
         self.assertEqual(len(set(versions.values())), 4)
-        committed = (TRAINING_DIR.parent / "gpu-service/assets/default-bundle/snoopi.json").read_text()
-        self.assertIn(f'"version": "{versions[("gpu", False)]}"', committed)
+        committed = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/snoopi.json").read_text())
+        self.assertEqual(committed["version"], versions[(256, False)])
+        unet_config = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/unet/config.json").read_text())
+        self.assertIn("1,600 steps × 256", unet_config["snoopi_trained_by"])
 
 
 class ResultsTablesTest(unittest.TestCase):

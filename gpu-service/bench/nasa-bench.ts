@@ -1,16 +1,16 @@
 /**
  * `npm run bench:nasa`: what a negative prompt costs. UNet time and whole-pipeline time for a plain
- * request, NASA, NAG and the CFG baseline, measured side by side (interleaved rounds, one process)
+ * request, NASA (plain and with projection), NAG and the CFG baseline, measured side by side (interleaved rounds, one process)
  * on the `bench` bundle.
  */
 import { parseArgs } from 'node:util'
 import { benchBundle } from './bench-bundle.ts'
-import type { GenerateRequest } from '../src/pipeline/generate-request.ts'
+import type { GenerateRequest, GuidanceSpec } from '../src/pipeline/generate-request.ts'
 import { OneStepPipeline } from '../src/pipeline/one-step-pipeline.ts'
 
 const usage = `Usage: npm run bench:nasa [-- --rounds N --batch B --bundle DIR]
 
-Interleaves plain, NASA, NAG and CFG calls round by round and reports median UNet and total times
+Interleaves plain, NASA, NASA with projection, NAG and CFG calls round by round and reports median UNet and total times
 and their ratios to plain. Defaults: 5 rounds, batch 1, the generated bench bundle.`
 
 const { values } = parseArgs({
@@ -33,15 +33,17 @@ if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(batch) || batch
 }
 
 const bundleDir = benchBundle(values.bundle)
-const pipeline = await OneStepPipeline.load(bundleDir, { preloadGuidance: ['nasa', 'nag'], onProgress: (line) => console.error(line) })
+const pipeline = await OneStepPipeline.load(bundleDir, { preloadGuidance: ['nasa', 'nasa-proj', 'nag'], onProgress: (line) => console.error(line) })
 const { width, height } = pipeline.bundle.sizes[0]!
 
-const modes = ['plain', 'nasa', 'nag', 'cfg'] as const
+const modes = ['plain', 'nasa', 'nasa-proj', 'nag', 'cfg'] as const
 type Mode = (typeof modes)[number]
+const guidanceOf = (mode: Exclude<Mode, 'plain'>): GuidanceSpec =>
+  mode === 'nasa-proj' ? { mode: 'nasa', projection: true } : mode === 'nasa' ? { mode, projection: false } : { mode }
 const request = (mode: Mode, round: number): GenerateRequest => ({
   prompts: Array.from({ length: batch }, (_, i) => `a red circle and a blue square ${i}`),
   seeds: Array.from({ length: batch }, (_, i) => BigInt(round * 8 + i + 8)),
-  ...(mode === 'plain' ? {} : { negativePrompts: Array.from({ length: batch }, () => 'blue square'), guidance: { mode } }),
+  ...(mode === 'plain' ? {} : { negativePrompts: Array.from({ length: batch }, () => 'blue square'), guidance: guidanceOf(mode) }),
 })
 
 const samples = new Map<Mode, { unet: number; total: number }[]>(modes.map((m) => [m, []]))

@@ -55,18 +55,20 @@ def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
     projection = nasa.get("default") == "projection"
     alpha = nasa["projection_alpha"] if projection else nasa["alpha"]
     staging = args.out.with_name(args.out.name + ".staging")
-    export_bundle(staging, cfg, text, pgsb.unet, ae, nasa["alpha"], version=bundle_version(pgsb.batch, cfg.zero_padding), trained=pgsb.trained,
+    export_bundle(staging, cfg, text, pgsb.unet, ae, nasa["alpha"], version=bundle_version(pgsb.batch, cfg.zero_padding, projection), trained=pgsb.trained,
                   nasa_projection_alpha=alpha if projection else None)
     write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha, projection=projection))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 
 
-def bundle_version(student_batch: int, grounded: bool) -> str:
-    """The exported bundle's version. The edge caches images under a model's version, so a bundle
-    trained another way must not share one: the committed default (its PG-SB student trained at the
-    GPU profile's batch of 256) is `shapes-pgsb-v4`, a student of the CPU recipe's batch
-    `shapes-pgsb-v4-cpu`, and the grounded recipe adds `-grounded`."""
-    return BUNDLE_VERSION + ("-cpu" if student_batch <= StudentSettings().batch else "") + ("-grounded" if grounded else "")
+def bundle_version(student_batch: int, grounded: bool, projection: bool = False) -> str:
+    """The exported bundle's version: it names what decides the images, because the edge caches
+    images under it. The committed default's PG-SB student trained at the GPU profile's batch (256),
+    a CPU retrain's at 32 (`-cpu`); the grounded recipe adds `-grounded`; a bundle whose negative
+    prompts use NASA with projection by default adds `-nasa-proj` (the same weights with plain NASA by
+    default draw other images for the same request)."""
+    return (BUNDLE_VERSION + ("-cpu" if student_batch <= StudentSettings().batch else "") + ("-grounded" if grounded else "")
+            + ("-nasa-proj" if projection else ""))
 
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent

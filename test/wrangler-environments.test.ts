@@ -48,6 +48,11 @@ describe('wrangler environments', () => {
     expect(env.observability?.enabled).toBe(true)
   })
 
+  it('names the built-in bundle and its version in the local MODELS (the version is part of the image cache key)', () => {
+    const bundle = JSON.parse(readFileSync(join(root, 'gpu-service/assets/default-bundle/snoopi.json'), 'utf8')) as { version: string; sizes: string[] }
+    expect(JSON.parse(config.vars!.MODELS!)).toEqual([{ id: 'snoopi-default', version: bundle.version, sizes: bundle.sizes }])
+  })
+
   it('keeps secrets out of the file, and the R2 buckets and KV namespaces apart per environment', () => {
     for (const section of [config, ...environments.map((n) => config.env[n]!)]) {
       for (const secret of secrets) expect(Object.keys(section.vars ?? {})).not.toContain(secret)

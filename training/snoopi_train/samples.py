@@ -1,5 +1,5 @@
 """A picture of what the default model draws: prompts in the top row, the same seeds with a negative
-prompt (NASA, the bundle's α) below. `python3 -m snoopi_train.samples [WORK] [RESULTS]` after training
+prompt below — plain NASA in the middle row, NASA with projection in the bottom row, each at its tuned α. `python3 -m snoopi_train.samples [WORK] [RESULTS]` after training
 (defaults ../.cache/training and results)."""
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ PAIRS = [
     ("a red square and a blue triangle on a white background", "red square"),
     ("a green square and a yellow triangle on a white background", "green square"),
     ("a blue triangle and a yellow square on a white background", "yellow square"),
+    ("a yellow square and a green circle on a white background", "green circle"),  # the pair plain NASA fails
 ]
 
 
@@ -37,14 +38,16 @@ def main(work: Path, results: Path) -> None:
     text, unet = TextEncoder(cfg), UNet(cfg)
     text.load_state_dict(teacher_state["text_encoder"])
     unet.load_state_dict(device.load(work / "pgsb.pt")["unet"])
-    alpha = json.loads((results / "evaluation.json").read_text())["nasa"]["alpha"]
+    nasa = json.loads((results / "evaluation.json").read_text())["nasa"]
     encode = CaptionEncoder(text)
     prompts = [p for p, _ in PAIRS for _ in range(2)]
     negatives = [n for _, n in PAIRS for _ in range(2)]
     seeds = list(range(len(prompts)))
     plain = one_step_images(unet, ae, encode, prompts, seeds)
-    steered = one_step_images(unet, ae, encode, prompts, seeds, negatives=negatives, alpha=alpha)
-    grid = np.concatenate([np.concatenate(list(plain), axis=1), np.concatenate(list(steered), axis=1)], axis=0)
+    rows = [plain, one_step_images(unet, ae, encode, prompts, seeds, negatives=negatives, alpha=nasa["alpha"])]
+    if "projection_alpha" in nasa:
+        rows.append(one_step_images(unet, ae, encode, prompts, seeds, negatives=negatives, alpha=nasa["projection_alpha"], projection=True))
+    grid = np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
     Image.fromarray(grid).resize((grid.shape[1] * 4, grid.shape[0] * 4), Image.NEAREST).save(results / "samples.png")
 
 

@@ -96,13 +96,15 @@ class StudentCommandTest(unittest.TestCase):
 class BundleVersionTest(unittest.TestCase):
     def test_each_way_of_training_names_its_own_version(self):
         # The edge caches images under the version: the committed bundle (a PG-SB student of batch 256, exported
-        # by a CPU run) must not share one with a CPU retrain (batch 32).
-        versions = {(batch, grounded): bundle_version(batch, grounded) for batch in (256, 32) for grounded in (False, True)}
-        self.assertEqual(versions[(256, False)], "shapes-pgsb-v4")
-        self.assertEqual(versions[(32, False)], "shapes-pgsb-v4-cpu")
-        self.assertEqual(len(set(versions.values())), 4)
+        # by a CPU run, NASA with projection by default) must not share one with a CPU retrain (batch 32), nor
+        # with the same weights defaulting to plain NASA.
+        versions = {(batch, grounded, projection): bundle_version(batch, grounded, projection)
+                    for batch in (256, 32) for grounded in (False, True) for projection in (False, True)}
+        self.assertEqual(versions[(256, False, False)], "shapes-pgsb-v4")
+        self.assertEqual(versions[(32, False, True)], "shapes-pgsb-v4-cpu-nasa-proj")
+        self.assertEqual(len(set(versions.values())), 8)
         committed = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/snoopi.json").read_text())
-        self.assertEqual(committed["version"], versions[(256, False)])
+        self.assertEqual(committed["version"], versions[(256, False, "nasa_projection_alpha" in committed)])
         unet_config = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/unet/config.json").read_text())
         self.assertIn("1,600 steps × 256", unet_config["snoopi_trained_by"])
 

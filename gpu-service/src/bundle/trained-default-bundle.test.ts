@@ -15,7 +15,7 @@ let pipeline: OneStepPipeline
 const logs: string[] = []
 
 beforeAll(async () => {
-  pipeline = await OneStepPipeline.load(DEFAULT_BUNDLE_DIR, { threads: 1, preloadGuidance: ['nasa'], onProgress: (line) => logs.push(line) })
+  pipeline = await OneStepPipeline.load(DEFAULT_BUNDLE_DIR, { threads: 1, preloadGuidance: ['nasa', 'nasa-proj'], onProgress: (line) => logs.push(line) })
 })
 afterAll(() => pipeline.dispose())
 
@@ -27,17 +27,20 @@ function folderBytes(dir: string): number {
 }
 
 describe('the trained default bundle', () => {
-  it('is a 32×32 one-step bundle with a tuned NASA α, small enough to commit', () => {
+  it('is a 32×32 one-step bundle with tuned NASA α values (projection by default), small enough to commit', () => {
     const bundle = loadBundle(DEFAULT_BUNDLE_DIR)
     expect(bundle.sizes).toEqual([{ width: 32, height: 32 }])
     expect(bundle.vaeScaleFactor).toBe(4)
     expect(bundle.oneStepTimestep).toBe(999)
     expect(bundle.nasaAlpha).toBeGreaterThan(0)
+    expect(bundle.nasaProjectionAlpha).toBeGreaterThan(0)
+    expect(bundle.version).toMatch(/-nasa-proj$/) // the default form decides the images, so it is in the cache key
     expect(folderBytes(DEFAULT_BUNDLE_DIR)).toBeLessThan(20e6)
   })
 
-  it('has its three cross-attention layers rewritten for NASA', () => {
+  it('has its three cross-attention layers rewritten for both NASA forms', () => {
     expect(logs.join('\n')).toMatch(/NASA rewrite: 3 cross-attention layers/)
+    expect(logs.join('\n')).toMatch(/NASA-PROJ rewrite: 3 cross-attention layers/)
   })
 
   const references = readReferenceCases(DEFAULT_BUNDLE_DIR)
@@ -52,6 +55,7 @@ describe('the trained default bundle', () => {
     const plain = references.find((r) => !r.negative_prompt && r.prompt === guided?.prompt && r.seed === guided.seed)
     expect(guided && plain).toBeTruthy()
     expect(guided!.rgb_base64).not.toBe(plain!.rgb_base64)
+    expect(guided!.projection).toBe(true) // the bundle's default form
   })
 
   it.each(references.map((r) => [`${r.prompt}${r.negative_prompt ? ` − ${r.negative_prompt}` : ''} (seed ${r.seed})`, r] as const))(

@@ -86,10 +86,12 @@ def adheres(image: np.ndarray, requested: list[tuple[str, str]]) -> bool:
     return detect(image) == Counter(requested)
 
 
-def removal(image: np.ndarray, keep: list[tuple[str, str]], remove: tuple[str, str]) -> tuple[bool, bool]:
-    """(the removed object is absent, every kept object is present)."""
+def removal(image: np.ndarray, keep: list[tuple[str, str]], remove: tuple[str, str]) -> tuple[bool, bool, bool]:
+    """(the removed object is absent, every kept object is present, nothing but kept kinds is there).
+    The third is stricter than the issue's success: a negative prompt may remove its object yet leave
+    another one in its place (a shape of another colour, or a copy of a kept object; copies pass)."""
     found = detect(image)
-    return found[remove] == 0, all(found[k] >= 1 for k in keep)
+    return found[remove] == 0, all(found[k] >= 1 for k in keep), set(found) <= set(keep)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

@@ -105,7 +105,7 @@ def removal_rates(unet, ae, encode, seeds: list[int], alpha: float, pairs=REMOVA
             all_seeds.append(s)
     images = one_step_images(unet, ae, encode, captions, all_seeds, negatives=negatives, alpha=alpha, projection=projection)
     outcomes = [removal(im, k, r) for im, k, r in zip(images, keeps, removes)]
-    removed = np.array([o[0] for o in outcomes])
-    kept = np.array([o[1] for o in outcomes])
+    removed, kept, only_kept = (np.array([o[i] for o in outcomes]) for i in range(3))
     per_pair = [float((removed & kept)[i * len(seeds) : (i + 1) * len(seeds)].mean()) for i in range(len(pairs))]
-    return {"alpha": alpha, "projection": projection, "removed": float(removed.mean()), "kept": float(kept.mean()), "success": float((removed & kept).mean()), "per_pair": per_pair}
+    return {"alpha": alpha, "projection": projection, "removed": float(removed.mean()), "kept": float(kept.mean()),
+            "success": float((removed & kept).mean()), "clean": float((removed & kept & only_kept).mean()), "per_pair": per_pair}

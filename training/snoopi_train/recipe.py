@@ -19,7 +19,7 @@ PROJECTION_ALPHA_CANDIDATES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # NASA with pro
 TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
 BUNDLE_VERSION = "shapes-pgsb-v4"
 SURVEY_SEEDS = 10  # per pair of the NASA survey (112 pairs)
-EVALUATION_VERSION = 3  # bump when evaluate_all measures something new, so cached evaluations are redone
+EVALUATION_VERSION = 4  # bump when evaluate_all measures something new, so cached evaluations are redone
 
 
 def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
@@ -166,6 +166,10 @@ def evaluate_all(args, ae, teacher, pgsb_result, swiftbrush_result, encode, pgsb
     return results
 
 
+def clean(rates: dict) -> str:
+    return f"{rates['clean']:.1%}" if "clean" in rates else "–"  # evaluations before it was measured
+
+
 def write_results(folder: Path, results: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "evaluation.json", results)
@@ -181,15 +185,16 @@ def write_results(folder: Path, results: dict) -> None:
     projected = "with_projection" in nasa  # evaluations before NASA with projection have no such rows
     default = "NASA with projection" if nasa.get("default") == "projection" else "NASA"
     lines += ["", f"Negative-prompt removal, PG-SB student, {len(nasa['pairs'])} prompt/negative pairs × {nasa['seeds']} seeds "
-              f"(success = the named object gone and the other objects kept; each form's α tuned on other seeds; the bundle's default: {default}):", "",
-              "| | removed | kept | success |", "| --- | --- | --- | --- |"]
+              f"(success = the named object gone and the other objects kept; clean = success with nothing but the kept kinds of object in the image; "
+              f"each form's α tuned on other seeds; the bundle's default: {default}):", "",
+              "| | removed | kept | success | clean |", "| --- | --- | --- | --- | --- |"]
     rows = [("without NASA", "without"), (f"with NASA (α = {a})", "with")]
     rows += [(f"with NASA + projection (α = {ap})", "with_projection")] if projected else []
     rows += [("SwiftBrush student without NASA", "swiftbrush_without"), (f"SwiftBrush student with NASA (α = {a})", "swiftbrush_with")]
     rows += [(f"SwiftBrush student with NASA + projection (α = {ap})", "swiftbrush_with_projection")] if projected else []
     for label, key in rows:
         r = nasa[key]
-        lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} |")
+        lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} | {clean(r)} |")
     lines += ["", "Per pair, PG-SB student (success):", "",
               "| prompt | negative | without | NASA | NASA + projection |" if projected else "| prompt | negative | without | with NASA |",
               "| --- | --- | --- | --- | --- |" if projected else "| --- | --- | --- | --- |"]
@@ -199,7 +204,7 @@ def write_results(folder: Path, results: dict) -> None:
     survey = results["nasa_survey"]
     lines += ["", f"NASA beyond those pairs: every seen two-object caption with each of its objects as the negative "
               f"({survey['pairs']} pairs × {survey['seeds']} seeds, the α values above):", "",
-              "| | removed | kept | success | pairs with success ≥ 90% |", "| --- | --- | --- | --- | --- |"]
+              "| | removed | kept | success | clean | pairs with success ≥ 90% |", "| --- | --- | --- | --- | --- | --- |"]
     for label, key in (("PG-SB without NASA", "without"), ("PG-SB with NASA", "with"), ("PG-SB with NASA + projection", "with_projection"),
                        ("SwiftBrush without NASA", "swiftbrush_without"), ("SwiftBrush with NASA", "swiftbrush_with"),
                        ("SwiftBrush with NASA + projection", "swiftbrush_with_projection")):
@@ -207,5 +212,5 @@ def write_results(folder: Path, results: dict) -> None:
             continue
         r = survey[key]
         at_goal = sum(p >= 0.9 for p in r["per_pair"])
-        lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} | {at_goal} of {survey['pairs']} |")
+        lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} | {clean(r)} | {at_goal} of {survey['pairs']} |")
     (folder / "results.md").write_text("\n".join(lines) + "\n")

@@ -35,9 +35,14 @@ class DetectorTest(unittest.TestCase):
         image = rendered(scenes.Scene(shapes, ""))
         self.assertTrue(detector.adheres(image, [("red", "circle"), ("blue", "square")]))
         self.assertFalse(detector.adheres(image, [("red", "circle")]))
-        self.assertEqual(detector.removal(image, keep=[("red", "circle")], remove=("blue", "square")), (False, True))
+        self.assertEqual(detector.removal(image, keep=[("red", "circle")], remove=("blue", "square")), (False, True, False))
         only_red = rendered(scenes.Scene(shapes[:1], ""))
-        self.assertEqual(detector.removal(only_red, keep=[("red", "circle")], remove=("blue", "square")), (True, True))
+        self.assertEqual(detector.removal(only_red, keep=[("red", "circle")], remove=("blue", "square")), (True, True, True))
+        # Removed, kept, but another object took the removed one's place: not clean. A copy of the kept one is.
+        replaced = rendered(scenes.Scene((shapes[0], scenes.Shape("green", "square", 24, 24, 5.5)), ""))
+        self.assertEqual(detector.removal(replaced, keep=[("red", "circle")], remove=("blue", "square")), (True, True, False))
+        copied = rendered(scenes.Scene((shapes[0], scenes.Shape("red", "circle", 24, 24, 5.5)), ""))
+        self.assertEqual(detector.removal(copied, keep=[("red", "circle")], remove=("blue", "square")), (True, True, True))
 
     def test_to_uint8_rounds_like_the_serving_pipeline(self):
         values = np.array([-1.0, 0.0, 1.0, 2.0], np.float32).reshape(1, 1, 2, 2).repeat(3, axis=1)

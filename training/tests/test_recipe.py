@@ -111,7 +111,7 @@ class BundleVersionTest(unittest.TestCase):
 
 class ResultsTablesTest(unittest.TestCase):
     def test_tables_show_each_model_and_each_removal_pair(self):
-        rates = lambda success, per_pair: {"removed": success, "kept": 1.0, "success": success, "per_pair": per_pair}  # noqa: E731
+        rates = lambda success, per_pair: {"removed": success, "kept": 1.0, "success": success, "clean": success / 2, "per_pair": per_pair}  # noqa: E731
         results = {
             "adherence": [{"model": "PG-SB student (one step; 1,600 steps × 256)", "split": split, "unet_evaluations": 1, "images": 500,
                            "adherence": value} for split, value in (("held_out", 0.89), ("seen", 0.84))],
@@ -132,14 +132,14 @@ class ResultsTablesTest(unittest.TestCase):
             table = (Path(folder) / "results.md").read_text()
             self.assertTrue((Path(folder) / "adherence-curve.png").stat().st_size > 0)
         self.assertIn("| PG-SB student (one step; 1,600 steps × 256) | 1 | 89.0% | 84.0% |", table)
-        self.assertIn("| with NASA (α = 1.0) | 53.0% | 100.0% | 53.0% |", table)
-        self.assertIn("| with NASA + projection (α = 1.5) | 91.0% | 100.0% | 91.0% |", table)
+        self.assertIn("| with NASA (α = 1.0) | 53.0% | 100.0% | 53.0% | 26.5% |", table)
+        self.assertIn("| with NASA + projection (α = 1.5) | 91.0% | 100.0% | 91.0% | 45.5% |", table)
         self.assertIn("the bundle's default: NASA with projection", table)
         self.assertIn("| yellow square and green circle | green circle | 0% | 6% | 82% |", table)
         self.assertIn("(3 pairs × 10 seeds, the α values above)", table)
-        self.assertIn("| PG-SB with NASA | 70.0% | 100.0% | 70.0% | 2 of 3 |", table)
-        self.assertIn("| PG-SB with NASA + projection | 76.0% | 100.0% | 76.0% | 2 of 3 |", table)
-        self.assertIn("| SwiftBrush with NASA + projection | 65.0% | 100.0% | 65.0% | 0 of 3 |", table)
+        self.assertIn("| PG-SB with NASA | 70.0% | 100.0% | 70.0% | 35.0% | 2 of 3 |", table)
+        self.assertIn("| PG-SB with NASA + projection | 76.0% | 100.0% | 76.0% | 38.0% | 2 of 3 |", table)
+        self.assertIn("| SwiftBrush with NASA + projection | 65.0% | 100.0% | 65.0% | 32.5% | 0 of 3 |", table)
 
     def test_the_survey_is_every_seen_two_object_pair_both_ways(self):
         pairs = survey_pairs()

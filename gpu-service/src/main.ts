@@ -1,6 +1,6 @@
 /** Entry point: `node gpu-service/src/main.ts`. Configuration comes from the environment (service-config.ts). */
 import { defaultBundleDir } from './bundle/default-bundle.ts'
-import { loadBundle } from './bundle/model-bundle.ts'
+import { loadBundle, nasaSettings } from './bundle/model-bundle.ts'
 import { ConfigError, loadServiceConfig, type ServiceConfig } from './config/service-config.ts'
 import { startServer } from './http/server.ts'
 import { startEmfPublisher } from './metrics/emf-publisher.ts'
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const pipeline = await PipelineWorker.start(bundleDir, {
     device: config.DEVICE,
     threads: config.ORT_THREADS,
-    preloadGuidance: [loadBundle(bundleDir).nasaProjectionAlpha === undefined ? 'nasa' : 'nasa-proj'],
+    preloadGuidance: [nasaSettings(loadBundle(bundleDir)).projection ? 'nasa-proj' : 'nasa'],
     nagNorm: config.NAG_NORM,
     cacheDir: config.MODEL_CACHE_DIR,
   })

@@ -119,6 +119,15 @@ export function parseSize(text: string): ImageSize {
 
 export const formatSize = ({ width, height }: ImageSize): string => `${width}x${height}`
 
+/**
+ * NASA's form and α for one request: `projection` as asked, else the bundle's default (with
+ * projection when snoopi.json gives `nasa_projection_alpha`); α is that form's own value.
+ */
+export function nasaSettings(bundle: ModelBundle, projection?: boolean): { projection: boolean; alpha: number } {
+  const withProjection = projection ?? bundle.nasaProjectionAlpha !== undefined
+  return { projection: withProjection, alpha: withProjection ? (bundle.nasaProjectionAlpha ?? bundle.nasaAlpha) : bundle.nasaAlpha }
+}
+
 /** Reads and validates the bundle in `dir`. */
 export function loadBundle(dirInput: string): ModelBundle {
   const dir = resolve(dirInput)

@@ -1,4 +1,4 @@
-import { formatSize } from '../bundle/model-bundle.ts'
+import { formatSize, nasaSettings } from '../bundle/model-bundle.ts'
 import type { ImageService } from '../service/image-service.ts'
 
 /** One entry of `GET /v1/models`, in the OpenAI list shape plus what clients need to call us. */
@@ -39,8 +39,9 @@ export function modelCard(model: ServedModel, startedAt: Date): ModelCard {
     card.display_name = bundle.displayName
     card.version = bundle.version
     card.sizes = bundle.sizes.map(formatSize)
-    card.default_nasa_projection = bundle.nasaProjectionAlpha !== undefined
-    card.default_nasa_alpha = bundle.nasaProjectionAlpha ?? bundle.nasaAlpha
+    const nasa = nasaSettings(bundle)
+    card.default_nasa_projection = nasa.projection
+    card.default_nasa_alpha = nasa.alpha
   }
   return card
 }

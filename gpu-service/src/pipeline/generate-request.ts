@@ -1,5 +1,5 @@
 import { parseSeed } from '../diffusion/seed.ts'
-import { formatSize, type ImageSize, type ModelBundle } from '../bundle/model-bundle.ts'
+import { formatSize, nasaSettings, type ImageSize, type ModelBundle } from '../bundle/model-bundle.ts'
 
 import { IMAGE_FORMATS, type ImageFormat } from '../imaging/encode-image.ts'
 
@@ -149,8 +149,7 @@ function validateGuidance(bundle: ModelBundle, request: GenerateRequest, count: 
     switch (mode) {
       case 'nasa': {
         if (spec.projection !== undefined && typeof spec.projection !== 'boolean') fail('guidance projection must be true or false')
-        const projection = spec.projection ?? bundle.nasaProjectionAlpha !== undefined
-        const alpha = projection ? (bundle.nasaProjectionAlpha ?? bundle.nasaAlpha) : bundle.nasaAlpha
+        const { projection, alpha } = nasaSettings(bundle, spec.projection)
         guidance = { mode, alpha: inRange('alpha', spec.alpha, guidanceLimits.nasa.alpha, alpha), projection }
         break
       }

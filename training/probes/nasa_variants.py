@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from snoopi_train import device  # noqa: E402
 from snoopi_train.evaluate import removal_rates, survey_pairs  # noqa: E402
-from snoopi_train.nets import Attention, AutoEncoder, ModelConfig, TextEncoder, UNet  # noqa: E402
-from snoopi_train.stages import CaptionEncoder, saved_recipe  # noqa: E402
+from snoopi_train.nets import Attention  # noqa: E402
+from snoopi_train.stages import CaptionEncoder, load_student  # noqa: E402
 
 VARIANT = {"name": "nasa"}
 EMPTY: dict = {}
@@ -57,12 +56,7 @@ def main() -> None:
         raise SystemExit(__doc__)
     work, variants, alphas = Path(sys.argv[1]), sys.argv[2].split(","), [float(a) for a in sys.argv[3].split(",")]
     torch.set_num_threads(1)
-    teacher = device.load(work / "teacher.pt")
-    cfg = ModelConfig(zero_padding=saved_recipe(teacher) == "grounded")
-    ae, text, unet = AutoEncoder(cfg), TextEncoder(cfg), UNet(cfg)
-    ae.load_state_dict(device.load(work / "autoencoder.pt")["model"])
-    text.load_state_dict(teacher["text_encoder"])
-    unet.load_state_dict(device.load(work / "pgsb.pt")["unet"])
+    ae, text, unet = load_student(work)
     encode = CaptionEncoder(text)
     EMPTY["context"] = encode([""])
     Attention.forward = probe_forward

@@ -10,20 +10,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pathlib import Path
 import torch
-from snoopi_train import device
-from snoopi_train.nets import AutoEncoder, ModelConfig, TextEncoder, UNet
 from snoopi_train.evaluate import adherence, eval_set, one_step_images, removal_rates, survey_pairs
 from snoopi_train.recipe import ALPHA_CANDIDATES, PROJECTION_ALPHA_CANDIDATES
-from snoopi_train.stages import CaptionEncoder, saved_recipe
+from snoopi_train.stages import CaptionEncoder, load_student
 torch.set_num_threads(2)
 w = Path(sys.argv[1])
-teacher = device.load(w / "teacher.pt")
-cfg = ModelConfig(zero_padding=saved_recipe(teacher) == "grounded")
-ae, text, unet = AutoEncoder(cfg), TextEncoder(cfg), UNet(cfg)
-ae.load_state_dict(device.load(w / "autoencoder.pt")["model"]); text.load_state_dict(teacher["text_encoder"])
-unet.load_state_dict(device.load(w / "pgsb.pt")["unet"])
+ae, text, unet = load_student(w)
 encode = CaptionEncoder(text)
-print("recipe", saved_recipe(teacher), flush=True)
+print("recipe", "grounded" if text.zero_padding else "plain", flush=True)
 for split in ("held_out", "seen"):
     captions, objects, seeds = eval_set(split, 25)
     print(split, f"{adherence(one_step_images(unet, ae, encode, captions, seeds), objects):.3f}", flush=True)

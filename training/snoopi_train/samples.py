@@ -14,10 +14,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from . import device  # noqa: E402
 from .evaluate import one_step_images  # noqa: E402
-from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet  # noqa: E402
-from .stages import CaptionEncoder, saved_recipe  # noqa: E402
+from .stages import CaptionEncoder, load_student  # noqa: E402
 
 PAIRS = [
     ("a red circle and a blue square on a white background", "blue square"),
@@ -31,13 +29,7 @@ PAIRS = [
 
 
 def main(work: Path, results: Path) -> None:
-    teacher_state = device.load(work / "teacher.pt")
-    cfg = ModelConfig(zero_padding=saved_recipe(teacher_state) == "grounded")
-    ae = AutoEncoder(cfg)
-    ae.load_state_dict(device.load(work / "autoencoder.pt")["model"])
-    text, unet = TextEncoder(cfg), UNet(cfg)
-    text.load_state_dict(teacher_state["text_encoder"])
-    unet.load_state_dict(device.load(work / "pgsb.pt")["unet"])
+    ae, text, unet = load_student(work)
     nasa = json.loads((results / "evaluation.json").read_text())["nasa"]
     encode = CaptionEncoder(text)
     prompts = [p for p, _ in PAIRS for _ in range(2)]

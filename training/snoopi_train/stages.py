@@ -213,6 +213,18 @@ def saved_recipe(state: dict) -> str:
     return state.get("recipe", "plain")
 
 
+def load_student(work: Path, name: str = "pgsb") -> tuple[AutoEncoder, TextEncoder, UNet]:
+    """A finished work folder's autoencoder, text encoder (the teacher's, of its recipe) and student,
+    for looking at the student after training (samples, probes)."""
+    teacher = device.load(work / "teacher.pt")
+    cfg = ModelConfig(zero_padding=saved_recipe(teacher) == "grounded")
+    ae, text, unet = AutoEncoder(cfg), TextEncoder(cfg), UNet(cfg)
+    ae.load_state_dict(device.load(work / "autoencoder.pt")["model"])
+    text.load_state_dict(teacher["text_encoder"])
+    unet.load_state_dict(device.load(work / f"{name}.pt")["unet"])
+    return ae, text, unet
+
+
 def set_aside_other_teacher(work: Path, recipe: str) -> None:
     """Moves a teacher of another recipe, and what was trained from it, into `<work>/teacher-RECIPE/`,
     so the run trains them again instead of mixing recipes."""

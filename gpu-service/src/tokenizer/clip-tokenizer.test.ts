@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -5,7 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { ClipTokenizer } from './clip-tokenizer.ts'
 import { writeHfTokenizerFiles } from './hf-tokenizer-files.ts'
 import { defaultMergesGzPath } from './merges-gz.ts'
-import { mergesGzPath, referenceCases } from './test-data.ts'
+import { mergesGzPath, referenceCases } from '../testing/clip-reference.ts'
+
+/** SHA-256 of OpenAI CLIP's `bpe_simple_vocab_16e6.txt.gz`, as published with it. */
+const CLIP_MERGES_SHA256 = '924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a'
 
 const fromGz = ClipTokenizer.fromMergesGz(mergesGzPath)
 const scratch = mkdtempSync(join(tmpdir(), 'clip-tokenizer-'))
@@ -20,10 +24,10 @@ const sd1 = fromWrittenFiles('<|endoftext|>')
 const sd2 = fromWrittenFiles('!')
 
 describe('ClipTokenizer', () => {
-  it('finds the shared data, and packages a byte-identical copy of the merge list', () => {
+  it('ships the real CLIP merge list (its published SHA-256) and the reference cases', () => {
     expect(referenceCases.length).toBeGreaterThanOrEqual(60)
-    expect(defaultMergesGzPath).not.toBe(mergesGzPath)
     expect(readFileSync(defaultMergesGzPath).equals(readFileSync(mergesGzPath))).toBe(true)
+    expect(createHash('sha256').update(readFileSync(mergesGzPath)).digest('hex')).toBe(CLIP_MERGES_SHA256)
   })
 
   it('has CLIP\'s 49,408-token vocabulary', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ClipTokenizer } from './clip-tokenizer.ts'
 import { writeHfTokenizerFiles } from './hf-tokenizer-files.ts'
-import { mergesGzPath } from './test-data.ts'
+import { mergesGzPath } from '../testing/clip-reference.ts'
 
 const scratch = mkdtempSync(join(tmpdir(), 'hf-tokenizer-files-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))

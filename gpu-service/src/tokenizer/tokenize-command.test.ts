@@ -6,7 +6,7 @@ import { Readable, Writable } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runCli } from '../cli/main.ts'
 import { writeHfTokenizerFiles } from './hf-tokenizer-files.ts'
-import { mergesGzPath, referenceCases } from './test-data.ts'
+import { mergesGzPath, referenceCases } from '../testing/clip-reference.ts'
 
 const scratch = mkdtempSync(join(tmpdir(), 'tokenize-command-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))

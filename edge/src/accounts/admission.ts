@@ -28,6 +28,16 @@ export interface Admission {
   resetSeconds: number
   /** The concurrency slot a request admission holds; hand it back with `release(slot)`. */
   slot?: string
+  /**
+   * On a request admission: the images quota as it stands, nothing taken, so that an answer that
+   * takes no images (a cache hit, a coalesced answer) still reports it.
+   */
+  images?: Admission
+  /**
+   * On an images refusal of an admitted request: the requests quota once that request's token was
+   * given back (a refused request spends nothing).
+   */
+  requests?: Admission
 }
 
 /** Builds an admission from a bucket after the decision. */

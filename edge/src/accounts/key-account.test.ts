@@ -120,6 +120,37 @@ describe('KeyAccount', () => {
     expect(await thrownBy(stub, (instance) => instance.consumeImages(1.5))).toMatch(/RangeError/)
   })
 
+  it('describes the untouched images quota on every request admission', async () => {
+    const { stub } = await account('test') // 5 images a day
+    await stub.consumeImages(2)
+    const admission = await stub.admitRequest()
+    expect(admission?.images).toMatchObject({ allowed: true, policy: 'images', limit: 5, windowSeconds: 86_400, remaining: 3 })
+    expect((await stub.usage())?.remaining.images).toBe(3)
+  })
+
+  it('undoes the admission of a request refused for images, once: token, slot and count given back', async () => {
+    const { stub } = await account('test') // 3 requests a minute, 2 in flight, 5 images a day
+    const before = await stub.usage()
+    const admission = await stub.admitRequest()
+    expect(admission).toMatchObject({ allowed: true, remaining: 2 })
+    const refused = await stub.consumeImages(6, admission?.slot)
+    expect(refused).toMatchObject({ allowed: false, refusedBy: 'images', remaining: 5, requests: { policy: 'requests', remaining: 3, resetSeconds: 0 } })
+    const after = await stub.usage()
+    expect(after?.remaining).toEqual(before?.remaining)
+    expect([after?.today.requests, after?.total.requests, after?.inFlight]).toEqual([0, 0, 0])
+    // The slot is gone: a second refusal with it gives nothing more back, and release finds nothing.
+    expect((await stub.consumeImages(6, admission?.slot))?.requests).toBeUndefined()
+    expect(await stub.release(admission?.slot ?? '')).toBe(false)
+    expect((await stub.usage())?.remaining).toEqual({ requests: 3, images: 5 })
+  })
+
+  it('refunds images up to the capacity and reports the quota afterwards', async () => {
+    const { stub } = await account('test')
+    await stub.consumeImages(4)
+    expect(await stub.refundImages(3)).toMatchObject({ allowed: true, policy: 'images', remaining: 4 })
+    expect(await stub.refundImages(3)).toMatchObject({ remaining: 5 })
+  })
+
   it('counts usage today and in total, and starts a new day at UTC midnight', async () => {
     const { stub, clock } = await account('pro', Date.UTC(2026, 2, 1, 23, 59))
     const admission = await stub.admitRequest()

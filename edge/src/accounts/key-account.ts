@@ -52,6 +52,14 @@ function imageSpec(plan: Plan): BucketSpec {
   return { capacity: plan.imagesPerDay, refillPerSecond: plan.imagesPerDay / DAY_SECONDS }
 }
 
+function requestQuota(plan: Plan) {
+  return { policy: 'requests', limit: plan.requestsPerMinute, windowSeconds: 60 } as const
+}
+
+function imageQuotaPolicy(plan: Plan) {
+  return { policy: 'images', limit: plan.imagesPerDay, windowSeconds: DAY_SECONDS } as const
+}
+
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10)
 }
@@ -107,8 +115,10 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
   }
 
   /**
-   * Admits one request: takes a token from the requests-per-minute bucket and a concurrency slot (leased
-   * for `SLOT_LEASE_MS`). A refusal takes neither. Null when the key is unknown or revoked.
+   * Admits one request: a token from the requests-per-minute bucket and a concurrency slot (leased for
+   * `SLOT_LEASE_MS`). Both limits are checked before anything is written, so a refusal (by either)
+   * leaves the bucket, the slots and the counters as they were. The answer also describes the images
+   * quota, untouched. Null when the key is unknown or revoked.
    */
   admitRequest(): Admission | null {
     const record = this.authenticate()
@@ -118,16 +128,16 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
     const now = this.clock()
     const bucket = refill(this.bucket(REQUEST_BUCKET, spec, now), spec, now)
     const slots = this.liveSlots(now)
-    const quota = { policy: 'requests', limit: plan.requestsPerMinute, windowSeconds: 60 } as const
+    const images = this.imageQuota(plan, now)
 
     const taken = take(bucket, 1)
     if (!taken.taken) {
-      const described = describeBucket(bucket, spec, quota)
-      return { allowed: false, refusedBy: 'requests', retryAfterSeconds: Math.max(1, described.resetSeconds), ...described }
+      const described = describeBucket(bucket, spec, requestQuota(plan))
+      return { allowed: false, refusedBy: 'requests', retryAfterSeconds: Math.max(1, described.resetSeconds), ...described, images }
     }
     if (Object.keys(slots).length >= plan.maxConcurrent) {
       // How long the others run is unknown: suggest a short wait (leases bound the worst case).
-      return { allowed: false, refusedBy: 'concurrency', retryAfterSeconds: 1, ...describeBucket(bucket, spec, quota) }
+      return { allowed: false, refusedBy: 'concurrency', retryAfterSeconds: 1, ...describeBucket(bucket, spec, requestQuota(plan)), images }
     }
     const slot = crypto.randomUUID()
     slots[slot] = now + SLOT_LEASE_MS
@@ -136,7 +146,7 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
       this.ctx.storage.kv.put(SLOTS, slots)
       this.count(now, { requests: 1 })
     })
-    return { allowed: true, retryAfterSeconds: 0, slot, ...describeBucket(taken.state, spec, quota) }
+    return { allowed: true, retryAfterSeconds: 0, slot, ...describeBucket(taken.state, spec, requestQuota(plan)), images }
   }
 
   /**
@@ -162,8 +172,13 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
   /**
    * Takes `n` images from the images-per-day bucket, all or nothing. Null when the key is unknown or
    * revoked. Asking for more than the daily quota is refused with the time until the bucket is full.
+   *
+   * `slot` is the admitted request's concurrency slot. An images refusal ends that request, so it
+   * hands the slot back and gives back the request token it took, and un-counts the request: the
+   * refusal leaves every bucket as it was before the request. The slot makes this happen once: a slot
+   * already handed back gives nothing back.
    */
-  consumeImages(n: number): Admission | null {
+  consumeImages(n: number, slot?: string): Admission | null {
     if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`consumeImages: n must be a positive integer, got ${n}`)
     const record = this.authenticate()
     if (!record) return null
@@ -171,32 +186,38 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
     const spec = imageSpec(plan)
     const now = this.clock()
     const bucket = refill(this.bucket(IMAGE_BUCKET, spec, now), spec, now)
-    const quota = { policy: 'images', limit: plan.imagesPerDay, windowSeconds: DAY_SECONDS } as const
     const taken = take(bucket, n)
     if (!taken.taken) {
-      const described = describeBucket(bucket, spec, quota)
+      const described = describeBucket(bucket, spec, imageQuotaPolicy(plan))
       const wait = secondsUntil(bucket, spec, Math.min(n, spec.capacity))
-      return { allowed: false, refusedBy: 'images', retryAfterSeconds: Math.max(1, wait), ...described }
+      const refusal: Admission = { allowed: false, refusedBy: 'images', retryAfterSeconds: Math.max(1, wait), ...described }
+      const requests = slot === undefined ? null : this.undoAdmission(plan, slot, now)
+      return requests ? { ...refusal, requests } : refusal
     }
     this.ctx.storage.kv.put(IMAGE_BUCKET, taken.state)
-    return { allowed: true, retryAfterSeconds: 0, ...describeBucket(taken.state, spec, quota) }
+    return { allowed: true, retryAfterSeconds: 0, ...describeBucket(taken.state, spec, imageQuotaPolicy(plan)) }
+  }
+
+  /**
+   * Gives back `n` images taken by `consumeImages` for a generation that then failed (the client got
+   * an error, so its daily budget should not shrink). Never above the bucket's capacity, which makes
+   * take-then-give-back exactly the same as never taking. Returns the images quota afterwards; null
+   * when the key is unknown or revoked.
+   */
+  refundImages(n: number): Admission | null {
+    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`refundImages: n must be a positive integer, got ${n}`)
+    const record = this.authenticate()
+    if (!record) return null
+    const plan = PLANS[record.plan]
+    const spec = imageSpec(plan)
+    const now = this.clock()
+    const bucket = refill(this.bucket(IMAGE_BUCKET, spec, now), spec, now)
+    const refunded = { ...bucket, tokens: Math.min(spec.capacity, bucket.tokens + n) }
+    this.ctx.storage.kv.put(IMAGE_BUCKET, refunded)
+    return { allowed: true, retryAfterSeconds: 0, ...describeBucket(refunded, spec, imageQuotaPolicy(plan)) }
   }
 
   /** Adds served images and cache hits/misses to today's and the total counters. */
-  /**
-   * Gives back `n` images taken by `consumeImages` for a generation that then failed (the client got
-   * an error, so its daily budget should not shrink). Never above the bucket's capacity.
-   */
-  refundImages(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`refundImages: n must be a positive integer, got ${n}`)
-    const record = this.authenticate()
-    if (!record) return
-    const spec = imageSpec(PLANS[record.plan])
-    const now = this.clock()
-    const bucket = refill(this.bucket(IMAGE_BUCKET, spec, now), spec, now)
-    this.ctx.storage.kv.put(IMAGE_BUCKET, { ...bucket, tokens: Math.min(spec.capacity, bucket.tokens + n) })
-  }
-
   recordUsage(delta: UsageDelta): void {
     this.count(this.clock(), { images: count(delta.images), cacheHits: count(delta.cacheHits), cacheMisses: count(delta.cacheMisses) })
   }
@@ -223,6 +244,32 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
     }
   }
 
+  /** The images quota as it stands at `now`, nothing taken. */
+  private imageQuota(plan: Plan, now: number): Admission {
+    const spec = imageSpec(plan)
+    const bucket = refill(this.bucket(IMAGE_BUCKET, spec, now), spec, now)
+    return { allowed: true, retryAfterSeconds: 0, ...describeBucket(bucket, spec, imageQuotaPolicy(plan)) }
+  }
+
+  /**
+   * Undoes the admission that holds `slot`: frees the slot, returns its request token (capped, so
+   * exactly as if it was never taken) and un-counts the request. Null when the slot is not held.
+   */
+  private undoAdmission(plan: Plan, slot: string, now: number): Admission | null {
+    const slots = this.liveSlots(now)
+    if (!Object.hasOwn(slots, slot)) return null
+    delete slots[slot]
+    const spec = requestSpec(plan)
+    const bucket = refill(this.bucket(REQUEST_BUCKET, spec, now), spec, now)
+    const restored = { ...bucket, tokens: Math.min(spec.capacity, bucket.tokens + 1) }
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.kv.put(REQUEST_BUCKET, restored)
+      this.ctx.storage.kv.put(SLOTS, slots)
+      this.count(now, { requests: -1 })
+    })
+    return { allowed: true, retryAfterSeconds: 0, ...describeBucket(restored, spec, requestQuota(plan)) }
+  }
+
   private bucket(key: string, spec: BucketSpec, now: number): BucketState {
     return this.ctx.storage.kv.get<BucketState>(key) ?? fullBucket(spec, now)
   }
@@ -243,8 +290,9 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
     const today = this.today(now)
     const total = this.ctx.storage.kv.get<UsageCounters>(TOTAL) ?? { ...ZERO }
     for (const name of ['images', 'cacheHits', 'cacheMisses', 'requests'] as const) {
-      today[name] += delta[name] ?? 0
-      total[name] += delta[name] ?? 0
+      // Un-counting (an undone admission) never goes below zero, e.g. across a UTC midnight.
+      today[name] = Math.max(0, today[name] + (delta[name] ?? 0))
+      total[name] = Math.max(0, total[name] + (delta[name] ?? 0))
     }
     this.ctx.storage.kv.put(TODAY, today)
     this.ctx.storage.kv.put(TOTAL, total)

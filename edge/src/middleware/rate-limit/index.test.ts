@@ -98,7 +98,7 @@ describe('rateLimit', () => {
 
     const refused = await call(key)
     expect(refused.status).toBe(429)
-    expect(await errorCode(refused)).toBe('rate_limit_exceeded')
+    expect(await errorCode(refused)).toBe('concurrency_limit_exceeded')
     // Refused for concurrency: no token was taken (1 of 3 left), retry soon.
     expect(limits(refused)).toEqual({ policy: '"requests";q=3;w=60', state: '"requests";r=1;t=40', retryAfter: '1' })
     expect((await stub.usage())?.inFlight).toBe(2)
@@ -141,9 +141,10 @@ describe('rateLimit', () => {
 
     const refused = await call(key, '/limited/images?n=3', 'POST')
     expect(refused.status).toBe(429)
+    // The refused request's own requests token was given back: still 2 left, as after the first.
     expect(limits(refused)).toEqual({
       policy: '"requests";q=3;w=60, "images";q=5;w=86400',
-      state: '"requests";r=1;t=40, "images";r=2;t=51840',
+      state: '"requests";r=2;t=20, "images";r=2;t=51840',
       retryAfter: '17280',
     })
     const body = await refused.json<{ error: { type: string; code: string } }>()
@@ -154,6 +155,25 @@ describe('rateLimit', () => {
     const tooMany = await call(key, '/limited/images?n=6', 'POST')
     expect(tooMany.status).toBe(429)
     expect((await tooMany.json<{ error: { message: string } }>()).error.message).toMatch(/asks for 6 images/)
+  })
+
+  it('leaves every bucket and counter as it was when a request is refused for images', async () => {
+    const { key, stub } = await keyWithClock('test') // 3 requests a minute, 5 images a day
+    expect((await call(key, '/limited/images?n=4', 'POST')).status).toBe(200)
+    const before = await stub.usage()
+    for (let i = 0; i < 3; i++) {
+      const refused = await call(key, '/limited/images?n=2', 'POST')
+      expect(refused.status).toBe(429)
+      expect(await errorCode(refused)).toBe('image_quota_exceeded')
+    }
+    const after = await stub.usage()
+    expect(after?.remaining).toEqual(before?.remaining)
+    expect(after?.remaining).toEqual({ requests: 2, images: 1 })
+    expect(after?.today.requests).toBe(1)
+    expect(after?.inFlight).toBe(0)
+    // Three refusals spent no requests: two more go through.
+    expect((await call(key)).status).toBe(200)
+    expect((await call(key)).status).toBe(200)
   })
 
   it('answers 401 when the key is revoked between authentication and admission', async () => {

@@ -13,6 +13,7 @@ type RateLimitEnv = { Variables: AccountVariables & RateLimitVariables }
 /** What `consumeImages` needs of a Hono context: any app whose Variables include `account` and `rateLimit`. */
 export interface RateLimitedContext {
   get(key: 'account'): Account
+  get(key: 'admission'): Admission | undefined
   get(key: 'rateLimit'): QuotaReport[]
 }
 
@@ -33,7 +34,8 @@ function refusal(admission: Admission, reports: QuotaReport[], code: string, mes
  * Per-key limits from the key's Durable Object: a requests-per-minute token bucket (with burst) and a
  * cap on requests in flight. Goes after `apiKeyAuth()`.
  *
- * - refused: 429 `rate_limit_exceeded` with `Retry-After`;
+ * - refused: 429 with `Retry-After`, code `rate_limit_exceeded` (requests per minute) or
+ *   `concurrency_limit_exceeded` (requests in flight); a refusal takes neither a token nor a slot;
  * - every response (errors too) carries `RateLimit-Policy: "requests";q=<per minute>;w=60` and
  *   `RateLimit: "requests";r=<remaining>;t=<seconds>`;
  * - the concurrency slot is handed back after the handler, whatever happened (a slot that is never
@@ -49,15 +51,17 @@ export function rateLimit(): MiddlewareHandler<RateLimitEnv> {
     if (!admission) throw keyGone()
     const reports = [quotaReport(admission)]
     if (!admission.allowed) {
+      if (admission.refusedBy === 'concurrency') {
+        throw refusal(admission, reports, 'concurrency_limit_exceeded', 'Too many concurrent requests for this API key. Wait for one to finish, then retry.')
+      }
       throw refusal(
         admission,
         reports,
         'rate_limit_exceeded',
-        admission.refusedBy === 'concurrency'
-          ? 'Too many concurrent requests for this API key. Wait for one to finish, then retry.'
-          : `Rate limit reached for this API key: ${admission.limit} requests per minute. Retry after ${admission.retryAfterSeconds} s.`,
+        `Rate limit reached for this API key: ${admission.limit} requests per minute. Retry after ${admission.retryAfterSeconds} s.`,
       )
     }
+    c.set('admission', admission)
     c.set('rateLimit', reports)
     try {
       await next()
@@ -77,27 +81,45 @@ export function rateLimit(): MiddlewareHandler<RateLimitEnv> {
 /**
  * Takes `n` images from the key's daily image budget; call it once the body is parsed, before the
  * expensive work. Adds the `"images";q=<per day>;w=86400` policy and its remaining count to the
- * response's rate-limit headers. When the budget is spent: 429 `image_quota_exceeded` with `Retry-After`.
+ * response's rate-limit headers. When the budget is spent: 429 `image_quota_exceeded` with `Retry-After`,
+ * and the request's own requests token is given back (see `KeyAccount.consumeImages`).
  * Needs `apiKeyAuth()` and `rateLimit()` before it.
  *
  * @example await consumeImages(c, body.n)
  */
 export async function consumeImages(c: RateLimitedContext, n: number): Promise<Admission> {
   const { stub } = c.get('account')
-  const admission = await stub.consumeImages(n)
+  const admission = await stub.consumeImages(n, c.get('admission')?.slot)
   if (!admission) throw keyGone()
+  reportImages(c, admission, n)
+  return admission
+}
+
+/**
+ * Puts the images quota `images` into the response's rate-limit headers (replacing an earlier one),
+ * and, when it is a refusal of `n` images, throws the 429 `image_quota_exceeded` for it. For answers
+ * that took the images elsewhere (the generation coordinator charges its leader) or took none (a
+ * cache hit reports the quota its admission saw).
+ */
+export function reportImages(c: RateLimitedContext, images: Admission, n: number): void {
   const reports = c.get('rateLimit') as QuotaReport[] | undefined
-  if (!reports) throw new Error('consumeImages: rateLimit() must run before it')
-  reports.push(quotaReport(admission))
-  if (!admission.allowed) {
+  if (!reports) throw new Error('reportImages: rateLimit() must run before it')
+  replaceReport(reports, quotaReport(images))
+  if (images.requests) replaceReport(reports, quotaReport(images.requests))
+  if (!images.allowed) {
     throw refusal(
-      admission,
+      images,
       reports,
       'image_quota_exceeded',
-      n > admission.limit
-        ? `This request asks for ${n} images; this API key's quota is ${admission.limit} images per day.`
-        : `Daily image quota reached for this API key: ${admission.limit} images per day (${admission.remaining} left). Retry after ${admission.retryAfterSeconds} s.`,
+      n > images.limit
+        ? `This request asks for ${n} images; this API key's quota is ${images.limit} images per day.`
+        : `Daily image quota reached for this API key: ${images.limit} images per day (${images.remaining} left). Retry after ${images.retryAfterSeconds} s.`,
     )
   }
-  return admission
+}
+
+function replaceReport(reports: QuotaReport[], report: QuotaReport): void {
+  const at = reports.findIndex((r) => r.policy === report.policy)
+  if (at === -1) reports.push(report)
+  else reports[at] = report
 }

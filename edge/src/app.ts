@@ -1,15 +1,15 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { swaggerUI } from '@hono/swagger-ui'
-import { bodyLimit } from 'hono/body-limit'
 import { MAX_BODY_BYTES } from './api/generation-schema.ts'
 import type { CanonicalRequest } from './cache/canonical-request.ts'
 import { edgeConfig, type EdgeBindings, type EdgeConfig } from './config/edge-config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { errorHandler, notFoundHandler } from './errors/error-handler.ts'
 import { apiKeyAuth, type AccountVariables } from './middleware/api-key-auth/index.ts'
+import { jsonBody } from './middleware/json-body/index.ts'
 import { rateLimit, type RateLimitVariables } from './middleware/rate-limit/index.ts'
 import { requestId, type RequestIdVariables } from './middleware/request-id/index.ts'
-import { adminKeyRoutes } from './routes/admin-keys.ts'
+import { ADMIN_MAX_BODY_BYTES, adminKeyRoutes } from './routes/admin-keys.ts'
 import { generationRoutes, validateGeneration, validationHook } from './routes/generations.ts'
 import { healthRoutes } from './routes/health.ts'
 import { imageRoutes } from './routes/images.ts'
@@ -41,14 +41,10 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
     await next()
   })
 
-  app.use(
+  app.on(
+    'POST',
     '/v1/images/generations',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(413, { code: 'body_too_large', message: `the request body is larger than ${MAX_BODY_BYTES} bytes` })
-      },
-    }),
+    jsonBody({ maxBytes: MAX_BODY_BYTES }),
     validateGeneration,
     // One Durable Object call authenticates, checks the scope and admits (rate limit, concurrency).
     apiKeyAuth({ admitFor: 'images:generate' }),
@@ -58,6 +54,7 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   app.route('/', imageRoutes)
   app.route('/', modelRoutes)
   app.route('/', usageRoutes)
+  app.on('POST', '/admin/keys', jsonBody({ maxBytes: ADMIN_MAX_BODY_BYTES }))
   app.route('/', adminKeyRoutes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key (snp_live_…)' })

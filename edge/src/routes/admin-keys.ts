@@ -9,7 +9,9 @@ import { issueKey, listKeys, revokeKey } from '../keys/key-registry.ts'
 
 type AdminEnv = { Bindings: EdgeBindings }
 
-const MAX_BODY_BYTES = 4096
+/** Largest body of `POST /admin/keys`. */
+export const ADMIN_MAX_BODY_BYTES = 4096
+const MAX_BODY_BYTES = ADMIN_MAX_BODY_BYTES
 const owner = z
   .string()
   .trim()

@@ -1,12 +1,17 @@
 /**
  * `npm start`: the whole product on this machine. Runs the edge worker under `wrangler dev` (workerd,
- * local bindings) and the GPU service together, with prefixed logs, and stops both on Ctrl-C.
+ * local bindings) and the GPU service together, with prefixed logs. Checks both ports first; restarts
+ * the GPU service with backoff when it dies; stops both tiers on SIGINT/SIGTERM/SIGHUP, when the edge
+ * exits, and when a process in front of it (npm, the `sh -c` npm runs) ends.
  */
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { watchAncestors } from './dev/ancestors.ts'
 import { ensureDevVars } from './dev/dev-vars.ts'
 import { startStack, waitForHealthy } from './dev/local-stack.ts'
+import { portsInUse } from './dev/port-check.ts'
 import { servedModels } from './dev/served-models.ts'
+import { describeExit } from './dev/supervisor.ts'
 
 const usage = `Usage: npm start [-- options]
 
@@ -17,10 +22,15 @@ Options:
   --gpu-port <n>    port of the GPU service (default 8788, env GPU_PORT)
   --dev-vars <file> local secrets file, created with a random secret when missing (default .dev.vars)
   --persist-to <d>  where wrangler keeps local KV/R2/D1/Durable Object state (default .wrangler/state)
-  --ready-timeout <s> seconds to wait for both tiers to answer /healthz (default 90)
+  --ready-timeout <s> seconds to wait for the edge's /healthz and the GPU service's /readyz
+                    (model loaded and warmed up; default 90)
   -h, --help        show this help
 
-Ctrl-C stops both tiers.`
+Both ports are checked first: a port in use stops npm start before anything starts.
+Ctrl-C (SIGINT), SIGTERM or SIGHUP, to npm or to this script, stops both tiers (SIGKILL after 10 s),
+and so does the end of npm. The GPU service is restarted when it dies after the start (1 s, 2 s, 4 s …
+up to 30 s between tries; the edge answers 503 meanwhile); when the edge exits, both tiers stop and
+npm start exits non-zero.`
 
 function fail(message: string): never {
   console.error(`npm start: ${message}\n\n${usage}`)
@@ -64,6 +74,14 @@ async function main(): Promise<void> {
   if (edgePort === gpuPort) fail('--edge-port and --gpu-port must differ')
   const readySeconds = Number(values['ready-timeout'] ?? 90)
   if (!(readySeconds > 0)) fail('--ready-timeout must be a positive number of seconds')
+  const taken = await portsInUse([
+    { port: edgePort, option: '--edge-port' },
+    { port: gpuPort, option: '--gpu-port' },
+  ])
+  if (taken.length > 0) {
+    for (const line of taken) console.error(`npm start: ${line}`)
+    process.exit(1)
+  }
   const devVarsPath = resolve(values['dev-vars'] ?? join(root, '.dev.vars'))
   const { vars, created, added } = ensureDevVars(devVarsPath)
   if (added.length > 0) console.log(`${created ? 'created' : 'updated'} ${devVarsPath}: random local ${added.join(', ')}`)
@@ -72,6 +90,11 @@ async function main(): Promise<void> {
   const served = servedModels({ ...process.env, ...vars }, vars)
   if (served) console.log(`the edge accepts ${served.models}`)
 
+  // Output to a closed terminal or pipe must not crash this script and orphan both tiers.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+
+  let up = false
+  let stopping = false
   const stack = startStack({
     root,
     edgePort,
@@ -81,39 +104,45 @@ async function main(): Promise<void> {
     models: served?.models,
     persistTo: resolve(values['persist-to'] ?? join(root, '.wrangler/state')),
     useColour: process.stdout.isTTY === true && !process.env.NO_COLOR,
+    // Before the stack is up a dying GPU service is a start failure (a bad setting, a broken bundle):
+    // restarting would only repeat it. After, the edge stays up and the GPU service comes back.
+    restartGpu: () => up && !stopping,
+    log: (line) => console.log(line),
   })
 
-  let stopping = false
   const shutdown = async (code: number, why?: string) => {
     if (stopping) return
     stopping = true
+    stopWatching()
     if (why) console.log(why)
     await stack.stop()
     process.exit(code)
   }
-  process.on('SIGINT', () => void shutdown(0, '\nstopping both tiers…'))
-  process.on('SIGTERM', () => void shutdown(0, 'stopping both tiers…'))
-  for (const tier of stack.tiers) {
-    void tier.exited.then((code) => shutdown(1, `${tier.name} exited (code ${code}); stopping the other tier`))
-  }
+  process.on('SIGINT', () => void shutdown(0, '\nSIGINT: stopping both tiers…'))
+  process.on('SIGTERM', () => void shutdown(0, 'SIGTERM: stopping both tiers…'))
+  process.on('SIGHUP', () => void shutdown(0, 'SIGHUP: stopping both tiers…'))
+  const stopWatching = watchAncestors((who) => void shutdown(0, `${who} ended: stopping both tiers…`))
+  void stack.edge.gaveUp.then((exit) => shutdown(1, `edge exited (${describeExit(exit)}); stopping the GPU service`))
+  void stack.gpu.gaveUp.then((exit) => shutdown(1, `gpu service exited (${describeExit(exit)}) before it was ready; stopping the edge`))
 
   const edgeUrl = `http://127.0.0.1:${edgePort}`
   const gpuUrl = `http://127.0.0.1:${gpuPort}`
   const ready = await Promise.all([
-    waitForHealthy(`${gpuUrl}/healthz`, readySeconds * 1000, () => stopping),
+    waitForHealthy(`${gpuUrl}/readyz`, readySeconds * 1000, () => stopping),
     waitForHealthy(`${edgeUrl}/healthz`, readySeconds * 1000, () => stopping),
   ])
   if (stopping) return
   if (!ready.every(Boolean)) {
-    await shutdown(1, `the local stack did not become healthy within ${readySeconds}s (see the logs above)`)
+    await shutdown(1, `the local stack did not become ready within ${readySeconds}s (see the logs above)`)
     return
   }
+  up = true
   console.log(
     [
       '',
       'SNOOPI image API is running',
       `  public API (edge):  ${edgeUrl}`,
-      `  GPU service:        ${gpuUrl}  (signed requests only, besides /healthz)`,
+      `  GPU service:        ${gpuUrl}  (signed requests only, besides /healthz and /readyz)`,
       '',
       'Try:',
       `  curl -s ${edgeUrl}/v1/models`,
@@ -122,7 +151,7 @@ async function main(): Promise<void> {
       '  # then generate (put the key from the answer in KEY):',
       `  curl -s ${edgeUrl}/v1/images/generations -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"prompt":"a red circle and a blue square","negative_prompt":"blue square","size":"32x32"}'`,
       '',
-      'Ctrl-C stops both tiers.',
+      'Ctrl-C stops both tiers; the GPU service is restarted if it dies.',
       '',
     ].join('\n'),
   )

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeWithPrefix, prefix, type Colour } from './prefixed-output.ts'
+import { Supervisor, type Exit } from './supervisor.ts'
 
 export interface StackOptions {
   root: string
@@ -18,12 +19,17 @@ export interface StackOptions {
   persistTo: string
   useColour: boolean
   out?: Writable
+  /** Asked when the GPU service exits on its own: start it again with backoff (true) or give up (the default). */
+  restartGpu?: (exit: Exit) => boolean
+  /** The orchestrator's own lines (restarts); default: to `out`. */
+  log?: (line: string) => void
 }
 
-interface Tier {
-  name: string
-  child: ChildProcess
-  exited: Promise<number | null>
+export interface Stack {
+  edge: Supervisor
+  gpu: Supervisor
+  /** Stops both tiers: SIGTERM to each process group, SIGKILL after `graceMs`; resolves when both groups are gone. */
+  stop: (graceMs?: number) => Promise<void>
 }
 
 const require = createRequire(import.meta.url)
@@ -35,15 +41,19 @@ function wranglerBin(root: string): string {
   return join(dirname(manifest), bin.wrangler ?? 'bin/wrangler.js')
 }
 
-/** Starts both tiers as child processes in their own process groups, so stopping them is reliable. */
-export function startStack(options: StackOptions): { tiers: Tier[]; stop: () => Promise<void> } {
+/**
+ * Starts both tiers as child processes in their own process groups, so stopping them is reliable. The
+ * edge (wrangler) is never restarted: its exit settles `edge.gaveUp`. The GPU service is restarted with
+ * backoff while `restartGpu` says so.
+ */
+export function startStack(options: StackOptions): Stack {
   const out = options.out ?? process.stdout
   const gpuUrl = `http://127.0.0.1:${options.gpuPort}`
   // Everything that can throw happens before the first child starts, so a failure leaves no orphan.
   const wrangler = wranglerBin(options.root)
   mkdirSync(options.persistTo, { recursive: true })
 
-  const launch = (name: string, colour: Colour, args: string[], env: NodeJS.ProcessEnv): Tier => {
+  const launch = (name: string, colour: Colour, args: string[], env: NodeJS.ProcessEnv) => () => {
     // process.execPath is the project's Node 22 when started through npm scripts.
     const child = spawn(process.execPath, args, {
       cwd: options.root,
@@ -54,17 +64,16 @@ export function startStack(options: StackOptions): { tiers: Tier[]; stop: () => 
     const label = prefix(name, colour, 4, options.useColour)
     pipeWithPrefix(child.stdout, out, label)
     pipeWithPrefix(child.stderr, out, label)
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    return { name, child, exited }
+    return child
   }
 
-  const gpu = launch('gpu', 'magenta', [join(options.root, 'gpu-service/src/main.ts')], {
+  const startGpu = launch('gpu', 'magenta', [join(options.root, 'gpu-service/src/main.ts')], {
     ...process.env,
     ...options.vars,
     HOST: '127.0.0.1',
     PORT: String(options.gpuPort),
   })
-  const edge = launch(
+  const startEdge = launch(
     'edge',
     'cyan',
     [
@@ -93,26 +102,13 @@ export function startStack(options: StackOptions): { tiers: Tier[]; stop: () => 
       FORCE_COLOR: options.useColour ? '1' : '0',
     },
   )
-  const tiers = [edge, gpu]
-
-  const stop = async () => {
-    for (const tier of tiers) signalGroup(tier.child, 'SIGTERM')
-    const killer = setTimeout(() => {
-      for (const tier of tiers) signalGroup(tier.child, 'SIGKILL')
-    }, 10_000)
-    await Promise.all(tiers.map((tier) => tier.exited))
-    clearTimeout(killer)
+  const log = options.log ?? ((line: string) => void out.write(`${line}\n`))
+  const gpu = new Supervisor({ name: 'gpu service', start: startGpu, shouldRestart: options.restartGpu ?? (() => false), log })
+  const edge = new Supervisor({ name: 'edge', start: startEdge, shouldRestart: () => false, log })
+  const stop = async (graceMs?: number) => {
+    await Promise.all([edge.stop(graceMs), gpu.stop(graceMs)])
   }
-  return { tiers, stop }
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
-  try {
-    process.kill(-child.pid, signal)
-  } catch {
-    // The group is already gone.
-  }
+  return { edge, gpu, stop }
 }
 
 /** Polls `url` until it answers 200 or `timeoutMs` passes. */

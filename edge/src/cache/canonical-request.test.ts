@@ -56,6 +56,8 @@ describe('canonicalRequest', () => {
     ['whitespace', { prompt: 'a red circle' }, { prompt: '  a \t red\n\ncircle ' }],
     ['negative prompt whitespace', { negative_prompt: 'blue  square' }, { negative_prompt: ' blue\u3000square\n' }],
     ['empty negative prompt vs none', { negative_prompt: ' \n ' }, {}],
+    ['an invisible-only negative prompt (U+FEFF) vs none', { negative_prompt: '\ufeff\u200b' }, {}],
+    ['invisible characters in the prompt', { prompt: '\ufeffa red\u200b circle' }, {}],
     ['guidance without a negative prompt', { guidance: { mode: 'nag', scale: 7 } }, {}],
     ['guidance mode none vs no negative prompt', { negative_prompt: 'blue', guidance: { mode: 'none' } }, {}],
     ['explicit defaults', { n: 1, size: '64x64', output_format: 'png' }, {}],
@@ -99,6 +101,7 @@ describe('canonicalRequest', () => {
 
   it.each([
     ['a prompt of only whitespace', { prompt: ' \u3000\n' }, 'empty_prompt'],
+    ['a prompt of only U+FEFF', { prompt: '\ufeff' }, 'empty_prompt'],
     ['a size the model does not offer', { size: '512x512' }, 'invalid_size'],
     ['a seed above 2^64 - 1', { seed: '18446744073709551616' }, 'invalid_seed'],
     ['a batch running past 2^64 - 1', { seed: '18446744073709551615', n: 2 }, 'invalid_seed'],

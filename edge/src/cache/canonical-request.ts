@@ -1,6 +1,6 @@
 import type { GenerationRequest } from '../api/generation-schema.ts'
 import { ApiError } from '../errors/api-error.ts'
-import { normalizePrompt } from './normalize-prompt.ts'
+import { normalizePrompt } from '@snoopi/gpu-service/normalize-prompt'
 import { checkSeedRange, parseClientSeed } from './request-seed.ts'
 
 /** The model a request resolved to (a `MODELS` entry). */
@@ -56,7 +56,7 @@ const CFG_DEFAULT_SCALE = 2
  */
 export function canonicalRequest(body: GenerationRequest, model: CanonicalModel): CanonicalRequest {
   const prompt = normalizePrompt(body.prompt)
-  if (prompt === '') throw invalid('empty_prompt', 'prompt is empty after whitespace normalisation')
+  if (prompt === '') throw invalid('empty_prompt', 'prompt is empty after normalisation (whitespace and invisible characters removed)')
 
   const size = body.size ?? model.sizes[0]
   if (size === undefined || !model.sizes.includes(size)) {

@@ -61,6 +61,15 @@ describe('POST /internal/generate', () => {
     expect(Buffer.from(plain.images[0]!).equals(Buffer.from(guided.images[0]!))).toBe(false)
   })
 
+  it('applies the shared text policy: an invisible-only prompt is a 400, an invisible negative prompt is none', async () => {
+    const empty = await generate({ prompt: '\ufeff \u200b', seed: '1' })
+    expect(empty.status).toBe(400)
+    expect(await empty.text()).toMatch(/empty after normalisation/)
+    const plain = await readImages(await generate({ prompt: 'a red circle', seed: '8' }))
+    const invisible = await readImages(await generate({ prompt: '\ufeffa  red\u200b circle', seed: '8', negative_prompt: '\ufeff', guidance: { mode: 'nasa', alpha: 0.9 } }))
+    expect(Buffer.from(invisible.images[0]!).equals(Buffer.from(plain.images[0]!))).toBe(true)
+  })
+
   it.each([
     ['a wrong secret', { secret: 'h'.repeat(64) }],
     ['a stale timestamp', { now: Date.now() - 6 * 60_000 }],

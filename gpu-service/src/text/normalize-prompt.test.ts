@@ -8,8 +8,11 @@ describe('normalizePrompt', () => {
     ['trims the ends', '  \n a cat \t ', 'a cat'],
     ['NBSP, ideographic space, NEL, line separator', 'a\u00a0b\u3000c\u0085d\u2028e', 'a b c d e'],
     ['keeps case', 'A Photo of NYC', 'A Photo of NYC'],
-    ['keeps U+FEFF (not White_Space, although String#trim strips it)', '\ufeffa', '\ufeffa'],
-    ['keeps zero-width space (not White_Space)', 'a\u200bb', 'a\u200bb'],
+    ['removes U+FEFF (default-ignorable)', '\ufeffa\ufeff', 'a'],
+    ['only U+FEFF → empty', '\ufeff', ''],
+    ['removes zero-width space, joiners, soft hyphen, variation selectors, bidi marks', 'a\u200bb\u200dc\u00add\ufe0fe\u200ff\u2060g', 'abcdefg'],
+    ['an ignorable between spaces leaves one space', 'a \u200b b', 'a b'],
+    ['keeps the letters of other scripts', 'سلام 猫', 'سلام 猫'],
     ['keeps HTML entities and punctuation', 'a &amp; b!', 'a &amp; b!'],
     ['only whitespace → empty', ' \t\n\u3000', ''],
   ])('%s', (_name, input, expected) => {

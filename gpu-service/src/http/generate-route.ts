@@ -7,6 +7,7 @@ import { MAX_SEED } from '../diffusion/seed.ts'
 import type { ServiceMetrics } from '../metrics/service-metrics.ts'
 import { guidanceModes, MAX_PROMPT_CHARS, outputFormats, PipelineInputError } from '../pipeline/generate-request.ts'
 import type { ImageService } from '../service/image-service.ts'
+import { normalizePrompt } from '../text/normalize-prompt.ts'
 import { errorResponse } from './errors.ts'
 
 /** Largest request body accepted, bytes. */
@@ -17,8 +18,17 @@ export const MAX_BODY_BYTES = 64 * 1024
  * number); image i uses seed + i.
  */
 export const generateBodySchema = z.strictObject({
-  prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
-  negative_prompt: z.string().max(MAX_PROMPT_CHARS).optional(),
+  // The shared text policy, applied to whatever is sent: what the edge cached is what is rendered.
+  prompt: z
+    .string()
+    .max(MAX_PROMPT_CHARS)
+    .transform(normalizePrompt)
+    .refine((prompt) => prompt !== '', 'prompt is empty after normalisation'),
+  negative_prompt: z
+    .string()
+    .max(MAX_PROMPT_CHARS)
+    .transform((text) => normalizePrompt(text) || undefined)
+    .optional(),
   n: z.number().int().min(1).max(4).default(1),
   seed: z
     .string()

@@ -6,6 +6,7 @@ import { edgeConfig, type EdgeBindings, type EdgeConfig } from './config/edge-co
 import { ApiError } from './errors/api-error.ts'
 import { errorHandler, notFoundHandler } from './errors/error-handler.ts'
 import { apiKeyAuth, type AccountVariables } from './middleware/api-key-auth/index.ts'
+import { apiCors } from './middleware/cors/index.ts'
 import { jsonBody } from './middleware/json-body/index.ts'
 import { rateLimit, type RateLimitVariables } from './middleware/rate-limit/index.ts'
 import { requestId, type RequestIdVariables } from './middleware/request-id/index.ts'
@@ -29,6 +30,8 @@ export type EdgeEnv = {
 export function createApp(): OpenAPIHono<EdgeEnv> {
   const app = new OpenAPIHono<EdgeEnv>({ defaultHook: validationHook })
   app.use(requestId())
+  // Before configuration and keys: a browser's preflight never costs a lookup, and errors carry CORS too.
+  app.use('/v1/*', apiCors())
   app.route('/', healthRoutes)
 
   // /healthz is answered above and never reaches this: health does not depend on configuration.

@@ -130,3 +130,33 @@ describe('error paths: every client mistake is a 4xx in the OpenAI shape', () =>
     expect([...statuses.keys()].some((s) => s === 415)).toBe(true)
   }, 120_000)
 })
+
+describe('CORS', () => {
+  it('answers the API preflight with 204 before any key or storage is touched', async () => {
+    const upstream = gpuStandIn()
+    const response = await exports.default.fetch(`${api}/v1/images/generations`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, idempotency-key' },
+    })
+    expect(response.status).toBe(204)
+    expect(response.headers.get('access-control-allow-origin')).toBe('*')
+    const allowed = (response.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(',')
+    expect(allowed).toEqual(expect.arrayContaining(['authorization', 'content-type', 'idempotency-key']))
+    expect(response.headers.get('access-control-allow-methods')).toMatch(/POST/)
+    expect(upstream.calls).toBe(0)
+  })
+
+  it('exposes x-cache, the rate-limit headers and x-request-id on answers and on errors', async () => {
+    gpuStandIn()
+    for (const init of [
+      { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', origin: 'https://app.example' }, body: JSON.stringify({ prompt: 'a cors circle', size: '64x64' }) },
+      { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://app.example' }, body: validBody },
+    ]) {
+      const response = await exports.default.fetch(`${api}/v1/images/generations`, init)
+      await response.arrayBuffer()
+      expect(response.headers.get('access-control-allow-origin')).toBe('*')
+      const exposed = (response.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(',')
+      expect(exposed).toEqual(expect.arrayContaining(['x-cache', 'ratelimit', 'ratelimit-policy', 'x-request-id', 'retry-after']))
+    }
+  })
+})

@@ -82,6 +82,51 @@ describe('GET /v1/images/{id}.{ext}', () => {
     expect(calls).toHaveLength(0)
   })
 
+  it('keys the Cache API by the canonical URL: a percent-encoded spelling of the id is the same entry', async () => {
+    const id = await storeImage()
+    expect((await fetchImage(`/v1/images/${id}.png`)).headers.get('x-cache')).toBe('MISS')
+    const encoded = [...id].map((char, i) => (i % 2 === 0 ? `%${char.charCodeAt(0).toString(16)}` : char)).join('')
+    const { bucket, calls } = recordingBucket()
+    const again = await fetchImage(`/v1/images/${encoded}.%70ng`, {}, bucket)
+    expect(again.status).toBe(200)
+    expect(again.headers.get('x-cache')).toBe('HIT')
+    expect(calls).toHaveLength(0)
+    expect(await caches.default.match(`https://cdn.test/v1/images/${encoded}.%70ng`)).toBeUndefined()
+  })
+
+  it.each([
+    ['from R2', false],
+    ['from the Cache API', true],
+  ])('answers a byte range with 206 %s, 416 past the end, and the whole image when If-Range no longer matches', async (_name, warm) => {
+    const id = await storeImage()
+    const path = `/v1/images/${id}.png`
+    if (warm) expect((await fetchImage(path)).headers.get('x-cache')).toBe('MISS')
+    const part = await fetchImage(path, { headers: { range: 'bytes=1-3' } })
+    expect(part.status).toBe(206)
+    expect(part.headers.get('content-range')).toBe(`bytes 1-3/${png.byteLength}`)
+    expect(part.headers.get('content-length')).toBe('3')
+    expect(part.headers.get('accept-ranges')).toBe('bytes')
+    expect(part.headers.get('x-cache')).toBe(warm ? 'HIT' : 'MISS')
+    expect(new Uint8Array(await part.arrayBuffer())).toEqual(png.slice(1, 4))
+    const suffix = await fetchImage(path, { headers: { range: 'bytes=-2' } })
+    expect(new Uint8Array(await suffix.arrayBuffer())).toEqual(png.slice(-2))
+    const past = await fetchImage(path, { headers: { range: `bytes=${png.byteLength}-` } })
+    expect(past.status).toBe(416)
+    expect(past.headers.get('content-range')).toBe(`bytes */${png.byteLength}`)
+    expect((await past.json<{ error: { code: string } }>()).error.code).toBe('range_not_satisfiable')
+    const stale = await fetchImage(path, { headers: { range: 'bytes=1-3', 'if-range': '"another-etag"' } })
+    expect(stale.status).toBe(200)
+    expect(new Uint8Array(await stale.arrayBuffer())).toEqual(png)
+  })
+
+  it('lets any origin read the image and its headers', async () => {
+    const id = await storeImage()
+    const response = await fetchImage(`/v1/images/${id}.png`, { headers: { origin: 'https://app.example' } })
+    expect(response.headers.get('access-control-allow-origin')).toBe('*')
+    expect(response.headers.get('access-control-expose-headers')).toMatch(/content-range/i)
+    await response.arrayBuffer()
+  })
+
   it('supports HEAD', async () => {
     const id = await storeImage('webp', 'image/webp')
     const response = await fetchImage(`/v1/images/${id}.webp`, { method: 'HEAD' })

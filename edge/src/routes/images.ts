@@ -2,6 +2,8 @@ import { Hono } from 'hono'
 import type { EdgeEnv } from '../app.ts'
 import { IMMUTABLE_CACHE_CONTROL, ImageStore, type ImageExtension } from '../cache/image-store.ts'
 import { ApiError } from '../errors/api-error.ts'
+import { PUBLIC_CORS } from '../middleware/cors/index.ts'
+import { ifRangeHolds, parseRange } from './byte-range.ts'
 
 /** `<id>.<ext>`: a 32-hex image id and one of the stored formats; anything else is a 404 before any read. */
 const IMAGE_FILE = /^([0-9a-f]{32})\.(png|webp|jpeg)$/
@@ -18,7 +20,8 @@ const NOT_MODIFIED_HEADERS = ['cache-control', 'etag', 'last-modified'] as const
  * id is a keyed hash, so URLs cannot be guessed from a prompt. Served from the colo's Cache API when
  * there (`x-cache: HIT`), else from R2 (`x-cache: MISS`), and then put into the cache after the answer
  * (`waitUntil`). The Cache API is a no-op on workers.dev and best effort everywhere: a failing match
- * or put only costs an R2 read. `If-None-Match` (and, without it, `If-Modified-Since`) → 304.
+ * or put only costs an R2 read. `If-None-Match` (and, without it, `If-Modified-Since`) → 304; a single
+ * `Range` → 206 (416 past the end; `If-Range` honoured), for browsers and players that resume or seek.
  *
  * @example app.route('/', imageRoutes)
  */
@@ -30,11 +33,9 @@ export const imageRoutes = new Hono<EdgeEnv>().get('/v1/images/:file', async (c)
   const request = c.req.raw
   const head = request.method === 'HEAD'
 
-  // Keyed by the URL without its query, so `?x=1` cannot bypass (or flood) the cache.
-  const url = new URL(request.url)
-  url.search = ''
-  url.hash = ''
-  const cacheKey = new Request(url.toString(), { method: 'GET' })
+  // Keyed by the canonical URL: not the one asked for, so neither a query string nor a percent-encoded
+  // spelling of the same id (`%61…`) can bypass (or flood) the cache with entries of its own.
+  const cacheKey = new Request(`${new URL(request.url).origin}/v1/images/${id}.${ext}`, { method: 'GET' })
 
   const cached = await caches.default.match(cacheKey).catch((error: unknown) => {
     console.warn('image cache: match failed', error)
@@ -46,8 +47,11 @@ export const imageRoutes = new Hono<EdgeEnv>().get('/v1/images/:file', async (c)
       const value = cached.headers.get(name)
       if (value !== null) headers.set(name, value)
     }
-    if (head || notModified(request, headers)) await cached.body?.cancel()
-    return answer(request, headers, head ? null : cached.body, 'HIT')
+    if (head || notModified(request, headers)) {
+      await cached.body?.cancel()
+      return answer(request, headers, null, 'HIT')
+    }
+    return answer(request, headers, wantsRange(request) ? new Uint8Array(await cached.arrayBuffer()) : cached.body, 'HIT')
   }
 
   const store = new ImageStore(c.env.IMAGES)
@@ -60,7 +64,10 @@ export const imageRoutes = new Hono<EdgeEnv>().get('/v1/images/:file', async (c)
   if (!object) throw notFound()
   const headers = imageHeaders(object, ext)
   const full = new Response(object.body, { headers })
-  const served = answer(request, headers, notModified(request, headers) ? null : full.clone().body, 'MISS')
+  let served: Response
+  if (notModified(request, headers)) served = answer(request, headers, null, 'MISS')
+  else if (wantsRange(request)) served = answer(request, headers, new Uint8Array(await full.clone().arrayBuffer()), 'MISS')
+  else served = answer(request, headers, full.clone().body, 'MISS')
   c.executionCtx.waitUntil(
     caches.default.put(cacheKey, full).catch((error: unknown) => {
       console.warn('image cache: put failed', error)
@@ -79,9 +86,15 @@ function imageHeaders(object: R2Object, ext: ImageExtension): Headers {
   })
 }
 
-/** 304 when the client's copy is current, else 200 with `body`. */
-function answer(request: Request, headers: Headers, body: ReadableStream | null, cache: 'HIT' | 'MISS'): Response {
-  const out = new Headers({ 'x-cache': cache, 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*' })
+const wantsRange = (request: Request) => request.headers.has('range')
+
+/**
+ * 304 when the client's copy is current; 206 with the asked byte range when the body is given as bytes
+ * and the request has a satisfiable `Range` (416 when it cannot be satisfied); else 200 with `body`.
+ * Every answer allows any origin (images are public) and says it accepts ranges.
+ */
+function answer(request: Request, headers: Headers, body: ReadableStream | Uint8Array | null, cache: 'HIT' | 'MISS'): Response {
+  const out = new Headers({ 'x-cache': cache, 'x-content-type-options': 'nosniff', 'accept-ranges': 'bytes', ...PUBLIC_CORS })
   if (notModified(request, headers)) {
     for (const name of NOT_MODIFIED_HEADERS) {
       const value = headers.get(name)
@@ -90,6 +103,20 @@ function answer(request: Request, headers: Headers, body: ReadableStream | null,
     return new Response(null, { status: 304, headers: out })
   }
   headers.forEach((value, name) => out.set(name, value))
+  if (body instanceof Uint8Array && ifRangeHolds(request, headers.get('etag'), headers.get('last-modified'))) {
+    const range = parseRange(request.headers.get('range'), body.byteLength)
+    if (range === 'unsatisfiable') {
+      out.delete('content-length')
+      out.set('content-range', `bytes */${body.byteLength}`)
+      out.set('content-type', 'application/json')
+      return new Response(JSON.stringify({ error: { type: 'invalid_request_error', code: 'range_not_satisfiable', message: `the image has ${body.byteLength} bytes` } }), { status: 416, headers: out })
+    }
+    if (range) {
+      out.set('content-range', `bytes ${range.start}-${range.end}/${body.byteLength}`)
+      out.set('content-length', String(range.end - range.start + 1))
+      return new Response(body.slice(range.start, range.end + 1), { status: 206, headers: out })
+    }
+  }
   return new Response(body, { status: 200, headers: out })
 }
 

@@ -148,10 +148,11 @@ describe('CORS', () => {
 
   it('exposes x-cache, the rate-limit headers and x-request-id on answers and on errors', async () => {
     gpuStandIn()
-    for (const init of [
+    const requests: RequestInit[] = [
       { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', origin: 'https://app.example' }, body: JSON.stringify({ prompt: 'a cors circle', size: '64x64' }) },
       { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://app.example' }, body: validBody },
-    ]) {
+    ]
+    for (const init of requests) {
       const response = await exports.default.fetch(`${api}/v1/images/generations`, init)
       await response.arrayBuffer()
       expect(response.headers.get('access-control-allow-origin')).toBe('*')

@@ -1,7 +1,8 @@
 import { exports } from 'cloudflare:workers'
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
+import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from './app.ts'
+import { modelCatalog } from './models/model-catalog.ts'
 import { gpuBreaker } from './upstream/gpu-client.ts'
 
 // Bindings come from vitest.config.ts: GPU_SERVICE_URL=http://gpu.test and a test secret.
@@ -27,6 +28,7 @@ function gpuStandIn(answer: (request: Request) => Response | Promise<Response>) 
       body: new Uint8Array(await request.clone().arrayBuffer()),
       signature: request.headers.get(SIGNATURE_HEADER),
       timestamp: request.headers.get(TIMESTAMP_HEADER),
+      nonce: request.headers.get(NONCE_HEADER),
     })
     calls.push({ request, signatureOk: verdict.ok })
     return answer(request)
@@ -37,6 +39,7 @@ function gpuStandIn(answer: (request: Request) => Response | Promise<Response>) 
 afterEach(() => {
   vi.restoreAllMocks()
   gpuBreaker.succeeded() // the breaker is per isolate; tests must not leak an open circuit
+  modelCatalog.forget() // so is the model list: each test sees its own stand-in's answer
 })
 
 describe('edge worker', () => {

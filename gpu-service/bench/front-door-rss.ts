@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { NONCE_HEADER, SIGNATURE_HEADER, SIGNATURE_VERSION, TIMESTAMP_HEADER } from '../src/auth/request-signature.ts'
 import { testBundle } from '../src/testing/bundles.ts'
 
 const { values } = parseArgs({
@@ -56,9 +57,9 @@ function upload(url: URL): Promise<{ status: number | string; sentMiB: number; m
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (mode === 'unsigned') headers['content-length'] = String(bodyBytes)
   else {
-    headers['x-snoopi-timestamp'] = String(Math.floor(Date.now() / 1000))
-    headers['x-snoopi-nonce'] = randomBytes(16).toString('hex')
-    headers['x-snoopi-signature'] = `v1=${randomBytes(32).toString('hex')}`
+    headers[TIMESTAMP_HEADER] = String(Math.floor(Date.now() / 1000))
+    headers[NONCE_HEADER] = randomBytes(16).toString('hex')
+    headers[SIGNATURE_HEADER] = `${SIGNATURE_VERSION}=${randomBytes(32).toString('hex')}`
   }
   return new Promise((resolve) => {
     let sent = 0

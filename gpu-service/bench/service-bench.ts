@@ -64,10 +64,16 @@ async function direct(batch: number, images = total): Promise<number> {
 async function load(maxBatchSize: number) {
   model.service = new ImageService(worker, metrics, { maxBatchSize, maxDelayMs: 5, maxQueuedImages: 256 })
   const body = JSON.stringify({ prompt: 'a red circle and a blue square', seed: '1', size: values.size })
-  // One signature serves the whole run: it is valid for ±5 minutes.
-  const headers = { ...(await signRequest({ secret, method: 'POST', path: '/internal/generate', body })), 'content-type': 'application/json' }
+  // Every request needs its own signature (the service refuses a nonce it has seen): signed up front,
+  // one handed out per request (autocannon builds a request a little more often than it sends one).
+  const signed = await Promise.all(Array.from({ length: total + 4 * connections }, () => signRequest({ secret, method: 'POST', path: '/internal/generate', body })))
+  const setupRequest = (request: autocannon.Request) => {
+    const headers = signed.pop()
+    if (!headers) throw new Error('service-bench: ran out of pre-signed requests')
+    return { ...request, headers: { ...headers, 'content-type': 'application/json' } }
+  }
   const started = performance.now()
-  const result = await autocannon({ url: server.url, connections, amount: total, timeout: 600, requests: [{ method: 'POST', path: '/internal/generate', headers, body }] })
+  const result = await autocannon({ url: server.url, connections, amount: total, timeout: 600, requests: [{ method: 'POST', path: '/internal/generate', body, setupRequest }] })
   const seconds = (performance.now() - started) / 1000
   return { imagesPerSecond: result['2xx'] / seconds, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors }
 }

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const model: ServedModel = { id: config.MODEL_ID, loadedAt: undefined }
   // Listen first: /healthz answers while the model loads, /readyz turns 200 when it has.
   const server = await startServer(config, model, metrics)
-  console.log(`GPU service listening on ${server.url} (model ${config.MODEL_ID}, device ${config.DEVICE})`)
+  console.log(`GPU service listening on ${server.url} (model ${config.MODEL_ID}, device ${config.DEVICE}); metrics on ${server.metricsUrl}/metrics`)
 
   const running: { pipeline?: PipelineWorker } = {}
   let stopping = false
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     const deadline = config.SHUTDOWN_TIMEOUT_S * 1000
     console.log(`${signal} received: draining in-flight work (up to ${config.SHUTDOWN_TIMEOUT_S} s), then exiting`)
     model.draining = true
-    const closed = server.close()
+    const closed = server.close() // both listeners: the API and /metrics
     const finished = Promise.all([model.service?.batcher.drain(), closed])
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), deadline).unref())
     if ((await Promise.race([finished, timer])) === 'timeout') {

@@ -1,7 +1,7 @@
 import { exports, env } from 'cloudflare:workers'
 import { listDurableObjectIds } from 'cloudflare:test'
 import fc from 'fast-check'
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
+import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { gpuBreaker } from '../upstream/gpu-client.ts'
 
@@ -21,7 +21,7 @@ function gpuStandIn(behaviour: (body: Record<string, unknown>, signal: AbortSign
     const url = new URL(request.url)
     if (url.host !== 'gpu.test') return realFetch(input, init)
     const text = await request.text()
-    const verdict = await verifyRequest({ secret, method: request.method, path: url.pathname, body: text, signature: request.headers.get(SIGNATURE_HEADER), timestamp: request.headers.get(TIMESTAMP_HEADER) })
+    const verdict = await verifyRequest({ secret, method: request.method, path: url.pathname, body: text, signature: request.headers.get(SIGNATURE_HEADER), timestamp: request.headers.get(TIMESTAMP_HEADER), nonce: request.headers.get(NONCE_HEADER) })
     if (!verdict.ok) return new Response('bad signature', { status: 401 })
     state.calls++
     const body = JSON.parse(text) as Record<string, unknown>

@@ -1,3 +1,4 @@
+import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { EdgeConfig } from '../config/edge-config.ts'
 import type { ApiError } from '../errors/api-error.ts'
@@ -72,5 +73,28 @@ describe('callGpuService', () => {
     const error = (await callGpuService({ ...config, GPU_TIMEOUT_MS: 150 }, call, {}, new CircuitBreaker()).catch((e: unknown) => e)) as ApiError
     expect(error.status).toBe(504)
     expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  it('signs every attempt afresh: the GPU verifier accepts each, and no two share a nonce', async () => {
+    const attempts: Request[] = []
+    vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+      attempts.push(new Request(input, init))
+      return Promise.resolve(attempts.length < 3 ? new Response('busy', { status: 503, headers: { 'retry-after': '0' } }) : new Response('ok'))
+    })
+    await callGpuService(config, call, { baseDelayMs: 1 }, new CircuitBreaker())
+    expect(attempts).toHaveLength(3)
+    for (const request of attempts) {
+      const verdict = await verifyRequest({
+        secret: config.GPU_SERVICE_SECRET,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        body: await request.text(),
+        signature: request.headers.get(SIGNATURE_HEADER),
+        timestamp: request.headers.get(TIMESTAMP_HEADER),
+        nonce: request.headers.get(NONCE_HEADER),
+      })
+      expect(verdict.ok).toBe(true)
+    }
+    expect(new Set(attempts.map((request) => request.headers.get(NONCE_HEADER))).size).toBe(3)
   })
 })

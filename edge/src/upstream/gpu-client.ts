@@ -37,8 +37,9 @@ const unavailable = (internal: string, retryAfterSeconds = 5) =>
 
 /**
  * Calls the GPU service, signed, under one overall deadline (GPU_TIMEOUT_MS). A 503 or a connection
- * error is retried with exponential backoff and full jitter within a small budget (the signature is
- * made again for each attempt); the circuit breaker fails calls fast while the tier is down.
+ * error is retried with exponential backoff and full jitter within a small budget (each attempt is
+ * signed afresh, with a new nonce: the GPU tier refuses a nonce it has seen); the circuit breaker
+ * fails calls fast while the tier is down.
  * Failures become ApiErrors with the internal detail kept apart: unavailable → 503 + Retry-After,
  * deadline → 504, any other non-2xx → 502.
  */

@@ -11,6 +11,7 @@ describe('loadServiceConfig', () => {
       GPU_SERVICE_SECRET: secret,
       HOST: '127.0.0.1',
       PORT: 8788,
+      METRICS_PORT: 8789,
       SIGNATURE_WINDOW_S: 300,
       MODEL_ID: 'snoopi-default',
       DEVICE: 'cpu',
@@ -28,6 +29,17 @@ describe('loadServiceConfig', () => {
 
   it('coerces numbers from strings', () => {
     expect(loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '9000' }).PORT).toBe(9000)
+  })
+
+  it('puts /metrics on METRICS_PORT: PORT + 1 by default, 0 with PORT 0, never PORT itself', () => {
+    expect(loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '9000' }).METRICS_PORT).toBe(9001)
+    expect(loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0' }).METRICS_PORT).toBe(0)
+    expect(loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0', METRICS_PORT: '0' }).METRICS_PORT).toBe(0)
+    expect(loadServiceConfig({ GPU_SERVICE_SECRET: secret, METRICS_PORT: '9464' }).METRICS_PORT).toBe(9464)
+    expect(() => loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '8788', METRICS_PORT: '8788' })).toThrow(/METRICS_PORT: must differ from PORT/)
+    expect(() => loadServiceConfig({ GPU_SERVICE_SECRET: secret, METRICS_PORT: 'metrics' })).toThrow(/METRICS_PORT:/)
+    expect(() => loadServiceConfig({ GPU_SERVICE_SECRET: secret, METRICS_PORT: '70000' })).toThrow(/METRICS_PORT:/)
+    expect(() => loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '65535' })).toThrow(/METRICS_PORT: PORT is 65535/)
   })
 
   it('names every bad variable in one error', () => {

@@ -10,8 +10,9 @@ import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
  * | --- | --- | --- |
  * | `GPU_SERVICE_SECRET` | (required) | shared HMAC secret with the edge, ≥ 32 characters |
  * | `HOST` | `127.0.0.1` | listen address (`0.0.0.0` in the container) |
- * | `PORT` | `8788` | listen port |
- * | `SIGNATURE_WINDOW_S` | `300` | accepted clock skew of signed requests, seconds |
+ * | `PORT` | `8788` | listen port of the API (`/healthz`, `/readyz`, `/internal/*`) |
+ * | `METRICS_PORT` | `PORT + 1` (`0` when PORT is 0) | listen port of `/metrics` alone, on HOST too; must differ from PORT |
+ * | `SIGNATURE_WINDOW_S` | `300` | how old a signed request's timestamp may be, seconds (at most 30 s ahead) |
  * | `MODEL_ID` | `snoopi-default` | id under which the loaded bundle is served |
  * | `MODEL_DIR` | (unset) | model bundle folder (Optimum ONNX layout); unset: the built-in default |
  * | `MODEL_CACHE_DIR` | `<repo>/.cache/bundles` | where bundles from MODEL_S3_URI are cached |
@@ -33,6 +34,7 @@ export const serviceConfigSchema = z.object({
     .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8788),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   SIGNATURE_WINDOW_S: z.coerce.number().int().min(1).max(3600).default(300),
   MODEL_ID: z
     .string()
@@ -54,7 +56,12 @@ export const serviceConfigSchema = z.object({
     .default('false')
     .transform((v) => v === '1' || v === 'true'),
   ENVIRONMENT: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be 1–32 characters of a-z, 0-9 or -').default('local'),
-}).refine((c) => !(c.MODEL_DIR && c.MODEL_S3_URI), { message: 'set MODEL_DIR or MODEL_S3_URI, not both', path: ['MODEL_S3_URI'] })
+})
+  .refine((c) => !(c.MODEL_DIR && c.MODEL_S3_URI), { message: 'set MODEL_DIR or MODEL_S3_URI, not both', path: ['MODEL_S3_URI'] })
+  // /metrics gets its own listener; by default the port after PORT (0, any free port, when PORT is 0).
+  .transform(({ METRICS_PORT, ...c }) => ({ ...c, METRICS_PORT: METRICS_PORT ?? (c.PORT === 0 ? 0 : c.PORT + 1) }))
+  .refine((c) => c.METRICS_PORT <= 65535, { message: 'PORT is 65535, so PORT + 1 is no port: set METRICS_PORT', path: ['METRICS_PORT'] })
+  .refine((c) => c.METRICS_PORT === 0 || c.METRICS_PORT !== c.PORT, { message: 'must differ from PORT (/metrics is kept off the API port)', path: ['METRICS_PORT'] })
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>
 

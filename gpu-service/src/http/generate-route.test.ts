@@ -134,7 +134,7 @@ describe('POST /internal/generate', () => {
   })
 
   it('publishes queue, in-flight, batch and stage metrics', async () => {
-    const text = await (await fetch(`${server.url}/metrics`)).text()
+    const text = await (await fetch(`${server.metricsUrl}/metrics`)).text()
     expect(text).toMatch(/^snoopi_in_flight_requests 0$/m)
     expect(text).toMatch(/^snoopi_queue_depth_images 0$/m)
     expect(text).toMatch(/^snoopi_batch_size_images_bucket\{le="4"\} \d+$/m)

@@ -18,6 +18,7 @@ interface WranglerSection {
   durable_objects?: { bindings: { name: string; class_name: string }[] }
   r2_buckets?: { binding: string; bucket_name: string }[]
   kv_namespaces?: { binding: string; id: string }[]
+  ratelimits?: { name: string; namespace_id: string; simple: { limit: number; period: number } }[]
   migrations?: { tag: string; new_sqlite_classes?: string[] }[]
   routes?: { pattern: string; custom_domain?: boolean }[]
   observability?: { enabled: boolean }
@@ -29,6 +30,7 @@ function bindings(section: WranglerSection) {
     durableObjects: (section.durable_objects?.bindings ?? []).map((b) => `${b.name}→${b.class_name}`).sort(),
     r2: (section.r2_buckets ?? []).map((b) => b.binding).sort(),
     kv: (section.kv_namespaces ?? []).map((b) => b.binding).sort(),
+    ratelimits: (section.ratelimits ?? []).map((b) => `${b.name}:${b.simple.limit}/${b.simple.period}s`).sort(),
     vars: Object.keys(section.vars ?? {}).sort(),
     migrations: (section.migrations ?? []).map((m) => `${m.tag}:${(m.new_sqlite_classes ?? []).join(',')}`),
   }

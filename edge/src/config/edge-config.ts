@@ -1,6 +1,11 @@
 import { z } from 'zod'
 import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/request-signature'
 
+/** The Workers rate-limiting binding (`[[ratelimits]]` in wrangler.toml), as far as the edge uses it. */
+export interface RateLimiterBinding {
+  limit(options: { key: string }): Promise<{ success: boolean }>
+}
+
 /**
  * The worker's bindings as wrangler declares them (`wrangler.toml` [vars], secrets from `.dev.vars`
  * locally or `wrangler secret put` in production).
@@ -16,6 +21,8 @@ export interface EdgeBindings {
   GENERATIONS: DurableObjectNamespace
   IMAGES: R2Bucket
   KEY_INDEX: KVNamespace
+  /** Optional: the budget of lookups of unknown API keys per client IP (absent: unlimited). */
+  AUTH_LIMITER?: RateLimiterBinding
 }
 
 /**

@@ -104,11 +104,14 @@ describe('apiKeyAuth', () => {
       fc.tuple(fc.integer({ min: 0, max: real.length - 1 }), fc.string({ minLength: 1, maxLength: 2 })).map(([i, s]) => real.slice(0, i) + s + real.slice(i + 1)),
       fc.constant(real),
     )
+    let client = 0
     await fc.assert(
       fc.asyncProperty(candidates, fc.constantFrom('Bearer ', 'bearer ', 'Token ', ''), async (candidate, scheme) => {
         let request: Request
+        // A new client address each time: one address's unknown-key budget is its own test.
+        const ip = `192.0.2.${client++ % 250}`
         try {
-          request = new Request('https://api.test/whoami', { headers: { authorization: scheme + candidate } })
+          request = new Request('https://api.test/whoami', { headers: { authorization: scheme + candidate, 'cf-connecting-ip': ip } })
         } catch {
           return // not a valid header value at all: no request can carry it
         }

@@ -1,10 +1,11 @@
 import type { MiddlewareHandler } from 'hono'
-import type { AccountRecord, Scope } from '../../accounts/account-record.ts'
+import type { AccountRecord, CacheScope, Scope } from '../../accounts/account-record.ts'
 import type { Admission } from '../../accounts/admission.ts'
 import { accountStub, type KeyAccountStub } from '../../accounts/account-stub.ts'
 import type { EdgeBindings } from '../../config/edge-config.ts'
 import { ApiError } from '../../errors/api-error.ts'
 import { keyHash, parseApiKey } from '../../keys/api-key.ts'
+import { UnknownKeyLimit } from './unknown-key-limit.ts'
 
 /** The authenticated key of a request: its public id, owner, plan, scopes and its Durable Object. */
 export interface Account {
@@ -12,6 +13,7 @@ export interface Account {
   owner: string
   plan: AccountRecord['plan']
   scopes: Scope[]
+  cacheScope: CacheScope
   stub: KeyAccountStub
 }
 
@@ -27,6 +29,9 @@ export interface ApiKeyAuthOptions {
    */
   admitFor?: Scope
 }
+
+/** One per isolate, shared by every route: a key that authenticated on one route is known on all. */
+const unknownKeys = new UnknownKeyLimit()
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 
@@ -46,6 +51,8 @@ function unauthorized(realm: string, message: string, internal?: string): ApiErr
  * A missing or malformed key (wrong prefix, length, charset or checksum) is refused with 401 before
  * any storage is touched. A well-formed key is looked up in its own Durable Object — never in KV —
  * so a revocation takes effect on the very next request (Durable Objects are strongly consistent).
+ * Lookups of keys not seen authenticate lately spend the client IP's `AUTH_LIMITER` budget (429
+ * `too_many_unknown_keys` once it is gone; see `unknown-key-limit.ts`).
  *
  * @example app.post('/v1/images/generations', apiKeyAuth(), requireScope('images:generate'), rateLimit(), handler)
  */
@@ -66,11 +73,14 @@ export function apiKeyAuth({ realm = 'snoopi', admitFor }: ApiKeyAuthOptions = {
     const parsed = await parseApiKey(token)
     if (!parsed.ok) throw unauthorized(realm, 'Incorrect API key provided.', `malformed key (${parsed.reason})`)
 
-    const stub = accountStub(c.env, await keyHash(parsed.key))
+    const hash = await keyHash(parsed.key)
+    await unknownKeys.admit(c.env.AUTH_LIMITER, hash, c.req.header('cf-connecting-ip'))
+    const stub = accountStub(c.env, hash)
     const entered = admitFor ? await stub.enter(admitFor) : { record: await stub.authenticate(), admission: undefined }
     const record = entered?.record
+    unknownKeys.settle(hash, record !== undefined && record !== null)
     if (!record) throw unauthorized(realm, 'Incorrect API key provided.', 'unknown or revoked key')
-    c.set('account', { keyId: record.id, owner: record.owner, plan: record.plan, scopes: record.scopes, stub })
+    c.set('account', { keyId: record.id, owner: record.owner, plan: record.plan, scopes: record.scopes, cacheScope: record.cacheScope ?? 'shared', stub })
     if (admitFor) {
       if (!entered.admission) throw insufficientScope(admitFor)
       c.set('admission', entered.admission)

@@ -52,6 +52,14 @@ if ! node_version=$("${node_bin}" --version 2>&1); then
   log "cannot run node (${node_bin}): ${node_version}"
   exit 127
 fi
-log "starting the GPU service: node ${node_version}, device ${DEVICE:-cpu}, ${HOST:-127.0.0.1}:${PORT:-8788}"
+# Where /metrics will listen (the service's own rule, src/config/service-config.ts), for the log line.
+port=${PORT:-8788}
+case "${METRICS_PORT:-}:${port}" in
+  :0) metrics_port=0 ;;
+  :*[!0-9]*) metrics_port="PORT+1" ;;
+  :*) metrics_port=$((port + 1)) ;;
+  *) metrics_port=${METRICS_PORT} ;;
+esac
+log "starting the GPU service: node ${node_version}, device ${DEVICE:-cpu}, ${HOST:-127.0.0.1}:${port}, /metrics on port ${metrics_port}"
 
 exec "${node_bin}" "${app}" "$@"

@@ -24,7 +24,7 @@ const goodSecret = 's'.repeat(MIN_SECRET_LENGTH)
 /** Prints its pid, arguments and environment as one `APP {json}` line; with --wait, stays up until SIGTERM. */
 const fakeApp = `
 const args = process.argv.slice(2)
-const names = ['DEVICE', 'HOST', 'PORT', 'MODEL_DIR', 'MODEL_S3_URI', 'MODEL_CACHE_DIR', 'GPU_SERVICE_SECRET']
+const names = ['DEVICE', 'HOST', 'PORT', 'METRICS_PORT', 'MODEL_DIR', 'MODEL_S3_URI', 'MODEL_CACHE_DIR', 'GPU_SERVICE_SECRET']
 const env = Object.fromEntries(names.map((name) => [name, process.env[name] ?? null]))
 console.log('APP ' + JSON.stringify({ pid: process.pid, args, env }))
 if (args.includes('--wait')) {
@@ -149,9 +149,20 @@ describe('gpu-service/docker/entrypoint.sh', () => {
       MODEL_DIR: '/models/sd-turbo',
       MODEL_CACHE_DIR: cacheDir,
     })
-    expect(run.stderr).toContain(`starting the GPU service: node ${process.version}, device cuda, 0.0.0.0:8788`)
+    expect(run.stderr).toContain(`starting the GPU service: node ${process.version}, device cuda, 0.0.0.0:8788, /metrics on port 8789`)
     expect(run.stderr).not.toContain(goodSecret) // the entrypoint's own lines never show it
     expect(run.stderr).not.toContain('warning')
+  })
+
+  it.each([
+    [{ PORT: '9000' }, '9001'],
+    [{ PORT: '0' }, '0'],
+    [{ PORT: '9000', METRICS_PORT: '9464' }, '9464'],
+  ])('says where /metrics listens (%o → %s) and passes METRICS_PORT through', async (ports, metricsPort) => {
+    const run = await runEntrypoint({ GPU_SERVICE_SECRET: goodSecret, MODEL_DIR: '/models/x', ...ports })
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain(`:${ports.PORT}, /metrics on port ${metricsPort}`)
+    expect(run.app?.env.METRICS_PORT).toBe(ports.METRICS_PORT ?? null)
   })
 
   it('replaces itself with node (exec): same pid, and SIGTERM sent to it reaches the app', async () => {
@@ -412,12 +423,15 @@ describe.each([
     expect(runs).toMatch(/chown 10001:10001 \/var\/cache\/snoopi/)
   })
 
-  it(`listens on 0.0.0.0:8788 with DEVICE=${device}, and bakes in no secret`, () => {
+  it(`listens on 0.0.0.0:8788 (/metrics on 8789) with DEVICE=${device}, and bakes in no secret`, () => {
     const env = new Map(inFinal(d, 'ENV').flatMap((i) => [...assignments(i.args)]))
     expect(env.get('HOST')).toBe('0.0.0.0')
     expect(env.get('PORT')).toBe('8788')
     expect(env.get('DEVICE')).toBe(device)
     expect(inFinal(d, 'EXPOSE').map((i) => i.args.trim())).toContain('8788')
+    // /metrics has a port of its own (never the API's), exposed for an in-network scraper.
+    expect(env.get('METRICS_PORT')).toBe('8789')
+    expect(inFinal(d, 'EXPOSE').map((i) => i.args.trim())).toContain('8789')
     for (const i of [...all(d, 'ENV'), ...all(d, 'ARG'), ...all(d, 'LABEL')]) expect(i.args).not.toMatch(/SECRET/)
   })
 

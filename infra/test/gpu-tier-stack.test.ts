@@ -48,7 +48,7 @@ describe.each(ENVIRONMENT_NAMES)('GPU tier, %s', (environment) => {
   })
 
   describe('task definition', () => {
-    it('reserves one GPU, on EC2 with awsvpc networking, port 8788, a memory reservation', () => {
+    it('reserves one GPU, on EC2 with awsvpc networking, port 8788 (and 8789 for /metrics), a memory reservation', () => {
       const app = synthesised(environment)
       const { properties } = onlyResource(app.tierTemplate, 'AWS::ECS::TaskDefinition')
       expect(properties.NetworkMode).toBe('awsvpc')
@@ -56,7 +56,10 @@ describe.each(ENVIRONMENT_NAMES)('GPU tier, %s', (environment) => {
       const c = container(app)
       expect(c.ResourceRequirements).toEqual([{ Type: 'GPU', Value: '1' }])
       expect(c.MemoryReservation).toBe(app.config.memoryReservationMiB)
-      expect(c.PortMappings).toEqual([expect.objectContaining({ ContainerPort: 8788, Protocol: 'tcp' })])
+      expect(c.PortMappings).toEqual([
+        expect.objectContaining({ ContainerPort: 8788, Protocol: 'tcp', Name: 'http' }),
+        expect.objectContaining({ ContainerPort: 8789, Protocol: 'tcp', Name: 'metrics' }),
+      ])
       expect(c.Essential).toBe(true)
     })
 
@@ -64,7 +67,7 @@ describe.each(ENVIRONMENT_NAMES)('GPU tier, %s', (environment) => {
       const app = synthesised(environment)
       const c = container(app)
       const healthCheck = c.HealthCheck as { Command: string[]; StartPeriod: number }
-      expect(healthCheck.Command.join(' ')).toContain('/readyz')
+      expect(healthCheck.Command.join(' ')).toContain('http://127.0.0.1:8788/readyz')
       expect(healthCheck.StartPeriod).toBe(300)
       expect(c.StopTimeout).toBeGreaterThan(app.config.service.shutdownTimeoutS)
       expect(c.StopTimeout).toBeLessThanOrEqual(120)
@@ -81,6 +84,7 @@ describe.each(ENVIRONMENT_NAMES)('GPU tier, %s', (environment) => {
       expect(env).toMatchObject({
         HOST: '0.0.0.0',
         PORT: '8788',
+        METRICS_PORT: '8789',
         DEVICE: 'cuda',
         MODEL_CACHE_DIR: '/var/cache/snoopi',
         METRICS_EMF: '1',
@@ -278,6 +282,9 @@ describe.each(ENVIRONMENT_NAMES)('GPU tier, %s', (environment) => {
         .map((r) => r.Properties as Json)
         .filter((r) => JSON.stringify(r.GroupId).includes(taskGroupId))
       expect(toTasks).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: 8788, ToPort: 8788, SourceSecurityGroupId: { 'Fn::GetAtt': [albGroupId, 'GroupId'] } })])
+      // /metrics (8789) is open to no one, and the load balancer targets only the API port.
+      expect(JSON.stringify(resourcesOf(app.tierTemplate, 'AWS::EC2::SecurityGroupIngress'))).not.toMatch(/"(FromPort|ToPort)":8789/)
+      expect(onlyResource(app.tierTemplate, 'AWS::ElasticLoadBalancingV2::TargetGroup').properties.Port).toBe(8788)
       const instanceGroupId = ((onlyResource(app.tierTemplate, 'AWS::EC2::LaunchTemplate').properties.LaunchTemplateData as { SecurityGroupIds: { 'Fn::GetAtt': [string] }[] }).SecurityGroupIds[0] as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]
       expect(groups[instanceGroupId]?.Properties?.SecurityGroupIngress ?? []).toEqual([])
       expect(JSON.stringify(resourcesOf(app.tierTemplate, 'AWS::EC2::SecurityGroupIngress'))).not.toContain(instanceGroupId)

@@ -9,8 +9,14 @@ import { stopTimeoutS, type GpuTierConfig } from '../environments.ts'
 import { wildcardResourceFinding } from '../nag-findings.ts'
 import { grantReadPrefix } from './model-bucket.ts'
 
-/** The GPU service's port (gpu-service/Dockerfile EXPOSE). */
+/** The GPU service's API port (gpu-service/Dockerfile EXPOSE): /healthz, /readyz, /internal/*. */
 export const GPU_SERVICE_PORT = 8788
+/**
+ * The GPU service's /metrics port (METRICS_PORT; the Dockerfile's second EXPOSE). Mapped so that an
+ * in-VPC scraper could be let in by a security-group rule; no rule opens it today (the autoscaling
+ * signal travels as EMF log lines), and the load balancer never targets it.
+ */
+export const GPU_METRICS_PORT = 8789
 export const GPU_CONTAINER_NAME = 'gpu-service'
 /** The image's cache folder (a Docker volume in the image): downloaded bundles and the built UNet. */
 const MODEL_CACHE_DIR = '/var/cache/snoopi'
@@ -26,7 +32,8 @@ export interface GpuTaskDefinitionProps {
  * The GPU service's task: one container reserving one GPU, configured through the environment the
  * service validates at start (gpu-service/src/config/service-config.ts), the HMAC secret injected by
  * ECS from Secrets Manager. awsvpc networking: the task has its own ENI and security group, so only
- * the ALB can reach port 8788 and the instance exposes nothing.
+ * the ALB can reach port 8788 and the instance exposes nothing; /metrics listens on 8789, which no
+ * security-group rule opens.
  */
 export class GpuTaskDefinition extends Construct {
   readonly taskDefinition: ecs.Ec2TaskDefinition
@@ -59,10 +66,14 @@ export class GpuTaskDefinition extends Construct {
       // Soft limit: the container may use the rest of the instance's memory (onnxruntime's arenas
       // spike while sessions are created); a hard limit would turn the spike into an OOM kill.
       memoryReservationMiB: config.memoryReservationMiB,
-      portMappings: [{ containerPort: GPU_SERVICE_PORT, protocol: ecs.Protocol.TCP, name: 'http' }],
+      portMappings: [
+        { containerPort: GPU_SERVICE_PORT, protocol: ecs.Protocol.TCP, name: 'http' },
+        { containerPort: GPU_METRICS_PORT, protocol: ecs.Protocol.TCP, name: 'metrics' },
+      ],
       environment: {
         HOST: '0.0.0.0',
         PORT: String(GPU_SERVICE_PORT),
+        METRICS_PORT: String(GPU_METRICS_PORT),
         DEVICE: 'cuda',
         MODEL_S3_URI: `s3://${modelBucket.bucketName}/${config.modelPrefix}`,
         MODEL_CACHE_DIR,
@@ -76,8 +87,9 @@ export class GpuTaskDefinition extends Construct {
         SHUTDOWN_TIMEOUT_S: String(config.service.shutdownTimeoutS),
       },
       secrets: { GPU_SERVICE_SECRET: ecs.Secret.fromSecretsManager(serviceSecret) },
-      // The image's own HEALTHCHECK, which ECS ignores unless the task states it. ECS caps the start
-      // period at 300 s; the service's health check grace period covers slower model loads.
+      // The image's own HEALTHCHECK (on the API port, not the metrics one), which ECS ignores unless
+      // the task states it. ECS caps the start period at 300 s; the service's health check grace
+      // period covers slower model loads.
       healthCheck: {
         command: ['CMD', 'node', '-e', readyCheck],
         interval: Duration.seconds(15),

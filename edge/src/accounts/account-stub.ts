@@ -9,3 +9,12 @@ export function accountStub(env: Pick<EdgeBindings, 'KEY_ACCOUNTS'>, hash: strin
   const namespace = env.KEY_ACCOUNTS as DurableObjectNamespace<KeyAccount>
   return namespace.get(namespace.idFromName(hash))
 }
+
+/**
+ * The same object from its id's string form (`stub.id.toString()`): how a request names its key's
+ * account to another Durable Object (the generation coordinator charges the key that leads a generation).
+ */
+export function accountStubById(env: Pick<EdgeBindings, 'KEY_ACCOUNTS'>, id: string): KeyAccountStub {
+  const namespace = env.KEY_ACCOUNTS as DurableObjectNamespace<KeyAccount>
+  return namespace.get(namespace.idFromString(id))
+}

@@ -27,7 +27,7 @@ async function account(plan: AccountRecord['plan'] = 'test', start?: number): Pr
  * What a method throws, called on the instance itself: a rejection that crosses the test harness's RPC
  * wrapper is also reported by workerd as an uncaught exception, which would make a clean run noisy.
  */
-async function thrownBy(stub: KeyAccountStub, call: (instance: KeyAccount) => Promise<unknown> | unknown): Promise<unknown> {
+async function thrownBy(stub: KeyAccountStub, call: (instance: KeyAccount) => unknown): Promise<unknown> {
   return runInDurableObject(stub, async (instance: KeyAccount) => {
     try {
       await call(instance)

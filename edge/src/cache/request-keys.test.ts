@@ -31,6 +31,16 @@ describe('request keys', () => {
     expect(await imageId(secret, hash, 0)).toBe(ids[0])
   })
 
+  it('puts a private key’s requests in a namespace of their own', async () => {
+    const shared = await requestHash(secret, canonical)
+    const mine = await requestHash(secret, canonical, 'key_AAAAAAAAAAAA')
+    const theirs = await requestHash(secret, canonical, 'key_BBBBBBBBBBBB')
+    expect(new Set([shared, mine, theirs]).size).toBe(3)
+    expect(mine).toMatch(REQUEST_HASH_PATTERN)
+    expect(mine).toBe(await hmac(secret, 'key_AAAAAAAAAAAA:{"model":"m","n":2,"output_format":"png","prompt":"a cat","size":"64x64","version":"v"}'))
+    expect(await requestHash(secret, canonical, 'key_AAAAAAAAAAAA')).toBe(mine)
+  })
+
   it('switches keys when the secret changes', async () => {
     const a = await requestHash(secret, canonical)
     const b = await requestHash(`${secret}-rotated`, canonical)

@@ -26,10 +26,17 @@ async function hmacHex(secret: string, message: string): Promise<string> {
  * The request's cache key: hex HMAC-SHA256(secret, canonicalJson(canonical)). Keyed, so nobody
  * without `CACHE_KEY_SECRET` can compute the key (or the image URLs) of a prompt.
  *
+ * `privateTo` (a key id) puts the request in that key's own namespace: HMAC(secret, `<key id>:` +
+ * canonical JSON), so its manifest, images and coordinator are its own and no other key can ever hit
+ * them. It cannot collide with a shared key's input (canonical JSON starts with `{`) nor with an
+ * image id's (a hash starts with a hex digit; key ids with `key_`).
+ *
  * @example await requestHash(config.CACHE_KEY_SECRET, canonical) // '3f9c…' (64 hex)
+ * @example await requestHash(config.CACHE_KEY_SECRET, canonical, 'key_AbC123dEf456') // another 64 hex
  */
-export function requestHash(secret: string, canonical: CanonicalRequest): Promise<string> {
-  return hmacHex(secret, canonicalJson(canonical))
+export function requestHash(secret: string, canonical: CanonicalRequest, privateTo?: string): Promise<string> {
+  const json = canonicalJson(canonical)
+  return hmacHex(secret, privateTo === undefined ? json : `${privateTo}:${json}`)
 }
 
 /**

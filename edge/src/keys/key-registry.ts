@@ -1,4 +1,4 @@
-import type { AccountRecord, Scope } from '../accounts/account-record.ts'
+import { DEFAULT_CACHE_SCOPE, type AccountRecord, type CacheScope, type Scope } from '../accounts/account-record.ts'
 import { accountStub } from '../accounts/account-stub.ts'
 import type { PlanName } from '../accounts/plans.ts'
 import type { EdgeBindings } from '../config/edge-config.ts'
@@ -12,6 +12,7 @@ export interface KeyListing {
   owner: string
   plan: PlanName
   scopes: Scope[]
+  cache_scope: CacheScope
   created_at: number
   revoked_at: number | null
 }
@@ -29,13 +30,21 @@ export interface IssuedKey extends KeyListing {
  */
 interface IndexValue {
   hash: string
-  listing: KeyListing
+  listing: StoredListing
 }
+
+/** A listing as the index may hold it: entries written before cache scopes have no `cache_scope`. */
+type StoredListing = Omit<KeyListing, 'cache_scope'> & { cache_scope?: CacheScope }
 
 const INDEX_PREFIX = 'key:'
 
 function seconds(ms: number): number {
   return Math.floor(ms / 1000)
+}
+
+/** A stored listing as the current shape: entries from before cache scopes read as `shared`. */
+function readListing(stored: StoredListing): KeyListing {
+  return { ...stored, cache_scope: stored.cache_scope ?? DEFAULT_CACHE_SCOPE }
 }
 
 async function writeIndex(env: RegistryBindings, value: IndexValue): Promise<void> {
@@ -48,6 +57,7 @@ function listingOf(record: AccountRecord): KeyListing {
     owner: record.owner,
     plan: record.plan,
     scopes: record.scopes,
+    cache_scope: record.cacheScope ?? DEFAULT_CACHE_SCOPE,
     created_at: record.createdAt,
     revoked_at: record.revokedAt ?? null,
   }
@@ -60,12 +70,19 @@ function listingOf(record: AccountRecord): KeyListing {
  */
 export async function issueKey(
   env: RegistryBindings,
-  input: { owner: string; plan: PlanName; scopes: Scope[] },
+  input: { owner: string; plan: PlanName; scopes: Scope[]; cacheScope?: CacheScope },
   now = Date.now(),
 ): Promise<IssuedKey> {
   const key = await generateApiKey()
   const hash = await keyHash(key)
-  const record: AccountRecord = { id: generateKeyId(), owner: input.owner, plan: input.plan, scopes: [...new Set(input.scopes)], createdAt: seconds(now) }
+  const record: AccountRecord = {
+    id: generateKeyId(),
+    owner: input.owner,
+    plan: input.plan,
+    scopes: [...new Set(input.scopes)],
+    cacheScope: input.cacheScope ?? DEFAULT_CACHE_SCOPE,
+    createdAt: seconds(now),
+  }
   const listing = listingOf(record)
   await writeIndex(env, { hash, listing })
   await accountStub(env, hash).create(record)
@@ -77,9 +94,9 @@ export async function listKeys(env: RegistryBindings, filter: { owner?: string }
   const listings: KeyListing[] = []
   let cursor: string | undefined
   do {
-    const page = await env.KEY_INDEX.list<KeyListing>({ prefix: INDEX_PREFIX, ...(cursor ? { cursor } : {}) })
+    const page = await env.KEY_INDEX.list<StoredListing>({ prefix: INDEX_PREFIX, ...(cursor ? { cursor } : {}) })
     for (const { metadata } of page.keys) {
-      if (metadata && (filter.owner === undefined || metadata.owner === filter.owner)) listings.push(metadata)
+      if (metadata && (filter.owner === undefined || metadata.owner === filter.owner)) listings.push(readListing(metadata))
     }
     cursor = page.list_complete ? undefined : page.cursor
   } while (cursor)
@@ -95,7 +112,7 @@ export async function revokeKey(env: RegistryBindings, id: string, now = Date.no
   const value = await env.KEY_INDEX.get<IndexValue>(INDEX_PREFIX + id, 'json')
   if (!value) return null
   const record = await accountStub(env, value.hash).revoke()
-  const listing: KeyListing = record ? listingOf(record) : { ...value.listing, revoked_at: value.listing.revoked_at ?? seconds(now) }
+  const listing: KeyListing = record ? listingOf(record) : { ...readListing(value.listing), revoked_at: value.listing.revoked_at ?? seconds(now) }
   if (listing.revoked_at !== value.listing.revoked_at) await writeIndex(env, { hash: value.hash, listing })
   return listing
 }

@@ -1,6 +1,7 @@
 import { listDurableObjectIds } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { accountStub } from '../accounts/account-stub.ts'
 import { ADMIN_TOKEN, bearer, bindings, testApp } from '../accounts/test-support.ts'
 import { apiKeyAuth } from '../middleware/api-key-auth/index.ts'
 import { adminKeyRoutes } from './admin-keys.ts'
@@ -10,7 +11,7 @@ const app = testApp((routes) => {
   routes.get('/v1/whoami', apiKeyAuth(), (c) => c.json({ keyId: c.get('account').keyId }))
 })
 
-type Listing = { id: string; owner: string; plan: string; scopes: string[]; created_at: number; revoked_at: number | null }
+type Listing = { id: string; owner: string; plan: string; scopes: string[]; cache_scope: string; created_at: number; revoked_at: number | null }
 
 async function admin(method: string, path: string, body?: unknown, token = ADMIN_TOKEN): Promise<Response> {
   return app.fetch(
@@ -40,7 +41,7 @@ async function storageFootprint(): Promise<{ index: number; objects: number }> {
 describe('admin key routes', () => {
   it('creates a key that works at once, shown only in the creation answer', async () => {
     const created = await createKey({ owner: 'acme-bot' })
-    expect(created).toMatchObject({ owner: 'acme-bot', plan: 'free', scopes: ['images:generate', 'usage:read'], revoked_at: null })
+    expect(created).toMatchObject({ owner: 'acme-bot', plan: 'free', scopes: ['images:generate', 'usage:read'], cache_scope: 'shared', revoked_at: null })
     expect(created.id).toMatch(/^key_[0-9A-Za-z]{12}$/)
     expect(created.key).toMatch(/^snp_live_[0-9A-Za-z]{38}$/)
     expect(Math.abs(created.created_at - Date.now() / 1000)).toBeLessThan(60)
@@ -66,10 +67,27 @@ describe('admin key routes', () => {
     expect(list.object).toBe('list')
     expect(list.data.map((k) => k.id)).toEqual(expect.arrayContaining([a.id, b.id]))
     const entry = list.data.find((k) => k.id === a.id)
-    expect(entry).toEqual({ id: a.id, owner: 'lister-a', plan: 'pro', scopes: ['usage:read'], created_at: a.created_at, revoked_at: null })
+    expect(entry).toEqual({ id: a.id, owner: 'lister-a', plan: 'pro', scopes: ['usage:read'], cache_scope: 'shared', created_at: a.created_at, revoked_at: null })
 
     const onlyA = await (await admin('GET', '/admin/keys?owner=lister-a')).json<{ data: Listing[] }>()
     expect(onlyA.data.map((k) => k.id)).toEqual([a.id])
+  })
+
+  it('sets a key’s cache scope at creation, shows it in the record and the listing, and reads old entries as shared', async () => {
+    const scoped = await createKey({ owner: 'scope-owner', cache_scope: 'private' })
+    expect(scoped.cache_scope).toBe('private')
+    const listed = await (await admin('GET', '/admin/keys?owner=scope-owner')).json<{ data: Listing[] }>()
+    expect(listed.data.map((k) => k.cache_scope)).toEqual(['private'])
+    const { hash } = JSON.parse((await env.KEY_INDEX.get(`key:${scoped.id}`)) ?? '{}') as { hash: string }
+    expect((await accountStub(env, hash).authenticate())?.cacheScope).toBe('private')
+
+    // An index entry written before cache scopes existed (no cache_scope in its listing).
+    const old = await createKey({ owner: 'scope-legacy' })
+    const stored = JSON.parse((await env.KEY_INDEX.get(`key:${old.id}`)) ?? '{}') as { hash: string; listing: Record<string, unknown> }
+    delete stored.listing.cache_scope
+    await env.KEY_INDEX.put(`key:${old.id}`, JSON.stringify(stored), { metadata: stored.listing })
+    const legacy = await (await admin('GET', '/admin/keys?owner=scope-legacy')).json<{ data: Listing[] }>()
+    expect(legacy.data.map((k) => k.cache_scope)).toEqual(['shared'])
   })
 
   it('revokes a key: the very next request with it is 401, the listing shows it revoked, repeat is harmless', async () => {
@@ -134,6 +152,8 @@ describe('admin key routes', () => {
       [{ owner: 'ok', scopes: [] }, /scopes/],
       [{ owner: 'ok', scopes: ['admin'] }, /scopes/],
       [{ owner: 'ok', extra: true }, /extra|unrecognized/i],
+      [{ owner: 'ok', cache_scope: 'public' }, /cache_scope/],
+      [{ owner: 'ok', cache_scope: null }, /cache_scope/],
       [[], /body|expected object/i],
       ['x'.repeat(5000), /at most 4096 bytes/],
     ]

@@ -1,7 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { z } from 'zod'
 import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/request-signature'
-import { SCOPES } from '../accounts/account-record.ts'
+import { CACHE_SCOPES, DEFAULT_CACHE_SCOPE, SCOPES } from '../accounts/account-record.ts'
 import { DEFAULT_PLAN, PLAN_NAMES } from '../accounts/plans.ts'
 import type { EdgeBindings } from '../config/edge-config.ts'
 import { ApiError } from '../errors/api-error.ts'
@@ -23,6 +23,7 @@ const createKeyBody = z.strictObject({
   owner,
   plan: z.enum(PLAN_NAMES).default(DEFAULT_PLAN),
   scopes: z.array(z.enum(SCOPES)).min(1, 'must name at least one scope').max(16).default([...SCOPES]),
+  cache_scope: z.enum(CACHE_SCOPES).default(DEFAULT_CACHE_SCOPE),
 })
 
 function badRequest(code: string, message: string): ApiError {
@@ -75,9 +76,10 @@ async function jsonBody(request: Request): Promise<unknown> {
 
 /**
  * Key management behind the admin token:
- * - `POST /admin/keys {owner, plan?, scopes?}` → 201 `{id, key, owner, plan, scopes, created_at, revoked_at}`;
- *   the key appears in this answer only (only its hash is stored);
- * - `GET /admin/keys[?owner=]` → `{object: 'list', data: [{id, owner, plan, scopes, created_at, revoked_at}]}`;
+ * - `POST /admin/keys {owner, plan?, scopes?, cache_scope?}` → 201 `{id, key, owner, plan, scopes,
+ *   cache_scope, created_at, revoked_at}`; the key appears in this answer only (only its hash is
+ *   stored); `cache_scope` is `shared` (default) or `private` (see `CacheScope`), fixed at creation;
+ * - `GET /admin/keys[?owner=]` → `{object: 'list', data: [{id, owner, plan, scopes, cache_scope, created_at, revoked_at}]}`;
  * - `DELETE /admin/keys/:id` → 200 with the revoked key's listing; 404 for an unknown id.
  *
  * Revocation asks the key's Durable Object first; authentication always asks that object (never the
@@ -88,7 +90,8 @@ export const adminKeyRoutes = new Hono<AdminEnv>()
   .post('/admin/keys', async (c) => {
     const parsed = createKeyBody.safeParse(await jsonBody(c.req.raw))
     if (!parsed.success) throw invalid(parsed.error)
-    return c.json(await issueKey(c.env, parsed.data), 201)
+    const { cache_scope: cacheScope, ...rest } = parsed.data
+    return c.json(await issueKey(c.env, { ...rest, cacheScope }), 201)
   })
   .get('/admin/keys', async (c) => {
     const filter = c.req.query('owner')

@@ -2,13 +2,16 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import type { Context, MiddlewareHandler } from 'hono'
 import { errorSchema, generationRequestSchema, generationResponseSchema, type GenerationRequest } from '../api/generation-schema.ts'
 import type { EdgeEnv } from '../app.ts'
+import type { EdgeBindings } from '../config/edge-config.ts'
 import { canonicalRequest, type CanonicalRequest } from '../cache/canonical-request.ts'
 import { ImageStore, type GenerationManifest } from '../cache/image-store.ts'
+import { forcesRegeneration } from '../cache/forced-regeneration.ts'
 import { imageId, requestHash } from '../cache/request-keys.ts'
 import { imageSeeds } from '../cache/request-seed.ts'
 import { ApiError } from '../errors/api-error.ts'
 import type { GenerationJob, GenerationOutcome } from '../generation/generation-coordinator.ts'
-import { consumeImages } from '../middleware/rate-limit/index.ts'
+import type { Account } from '../middleware/api-key-auth/index.ts'
+import { reportImages } from '../middleware/rate-limit/index.ts'
 import { afterResponse } from '../runtime/background.ts'
 
 const route = createRoute({
@@ -19,14 +22,14 @@ const route = createRoute({
   request: { body: { content: { 'application/json': { schema: generationRequestSchema } }, required: true } },
   responses: {
     200: {
-      description: 'The images. Headers: x-cache HIT|MISS, RateLimit, RateLimit-Policy, x-request-id.',
+      description: 'The images. Headers: x-cache HIT|COALESCED|MISS (only MISS is charged images), RateLimit, RateLimit-Policy (requests and images), x-request-id.',
       content: { 'application/json': { schema: generationResponseSchema } },
     },
     400: { description: 'Invalid request', content: { 'application/json': { schema: errorSchema } } },
     401: { description: 'Missing, malformed, unknown or revoked API key', content: { 'application/json': { schema: errorSchema } } },
     404: { description: 'Unknown model', content: { 'application/json': { schema: errorSchema } } },
     413: { description: 'Body too large', content: { 'application/json': { schema: errorSchema } } },
-    429: { description: 'Rate limit or image quota exceeded (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
+    429: { description: 'Rate limit, concurrency limit or image quota exceeded (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
     502: { description: 'The image service failed', content: { 'application/json': { schema: errorSchema } } },
     503: { description: 'The image service is unavailable (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
     504: { description: 'The image service did not answer in time', content: { 'application/json': { schema: errorSchema } } },
@@ -105,47 +108,79 @@ async function responseData(c: Context<EdgeEnv>, body: GenerationRequest, canoni
 }
 
 /**
+ * The `x-cache` of a generation answer. `HIT`: stored images (found here, or by the coordinator when
+ * an identical request had just finished); `COALESCED`: the images an identical request in flight was
+ * generating when this one arrived; `MISS`: generated for this request. Only a `MISS` is charged
+ * images and counts them in the usage.
+ */
+export type CacheAnswer = 'HIT' | 'COALESCED' | 'MISS'
+
+function cacheAnswer(outcome: { generated: boolean; coalesced: boolean }): CacheAnswer {
+  return outcome.generated ? 'MISS' : outcome.coalesced ? 'COALESCED' : 'HIT'
+}
+
+/**
+ * The request's cache key and the hash its seeds come from. A `private` key's requests are cached
+ * in its own namespace (no cross-key hits either way); their seeds stay the canonical request's, so
+ * a private key gets the very images a shared one would, stored apart.
+ */
+async function cacheKeys(secret: string, canonical: CanonicalRequest, account: Account): Promise<{ hash: string; seedHash: string }> {
+  const seedHash = await requestHash(secret, canonical)
+  const hash = account.cacheScope === 'private' ? await requestHash(secret, canonical, account.keyId) : seedHash
+  return { hash, seedHash }
+}
+
+function coordinatorOf(env: EdgeBindings, hash: string): { generate(job: GenerationJob): Promise<GenerationOutcome> } {
+  return env.GENERATIONS.get(env.GENERATIONS.idFromName(hash)) as unknown as { generate(job: GenerationJob): Promise<GenerationOutcome> }
+}
+
+async function generationJob(c: Context<EdgeEnv>, hash: string, seedHash: string, force: boolean): Promise<GenerationJob> {
+  const config = c.get('config')
+  const canonical = c.get('canonical')
+  const seeds = imageSeeds(canonical, seedHash)
+  const slot = c.get('admission')?.slot
+  return {
+    hash,
+    upstreamBody: upstreamBody(canonical, seeds[0] as bigint, config.GPU_TIMEOUT_MS),
+    model: canonical.model,
+    version: canonical.version,
+    imageIds: await Promise.all(seeds.map((_, i) => imageId(config.CACHE_KEY_SECRET, hash, i))),
+    ext: canonical.output_format,
+    force,
+    requestId: c.get('requestId'),
+    payer: { account: c.get('account').stub.id.toString(), ...(slot === undefined ? {} : { slot }) },
+  }
+}
+
+/**
  * `POST /v1/images/generations`. The body was validated (and the model and size checked) before any
  * storage was touched; then the key was authenticated and rate-limited. A request whose canonical
- * form was seen before is answered from R2 (`x-cache: HIT`) without reaching the GPU tier;
- * `Cache-Control: no-cache` forces a new generation. A miss goes through the request hash's
- * coordinator, which makes one upstream call for all identical concurrent misses and stores the
- * images in R2 before anyone is answered.
+ * form was seen before (in the key's cache scope) is answered from R2 (`x-cache: HIT`) without
+ * reaching the GPU tier; `Cache-Control: no-cache` or `max-age=0`, or `Pragma: no-cache`, forces a new
+ * generation. A miss goes through the request hash's coordinator, which makes one upstream call for
+ * all identical concurrent misses, charges only the request that leads it, and stores the images in
+ * R2 before anyone is answered. Every answer reports the images quota; `created` is the answer's time
+ * (never the stored generation's, which would tell when someone first asked).
  */
 export const generationRoutes = new OpenAPIHono<EdgeEnv>({ defaultHook: validationHook }).openapi(route, async (c) => {
   const body = c.req.valid('json')
   const config = c.get('config')
   const canonical = c.get('canonical')
-  const hash = await requestHash(config.CACHE_KEY_SECRET, canonical)
-  const force = /\bno-cache\b/i.test(c.req.header('cache-control') ?? '')
-  const store = new ImageStore(c.env.IMAGES)
   const account = c.get('account')
+  const { hash, seedHash } = await cacheKeys(config.CACHE_KEY_SECRET, canonical, account)
+  const force = forcesRegeneration(c.req.raw.headers)
+  const store = new ImageStore(c.env.IMAGES)
 
-  let manifest = force ? null : await store.getManifest(hash)
-  const hit = manifest !== null
-  if (!manifest) {
-    await consumeImages(c, canonical.n)
-    const seeds = imageSeeds(canonical, hash)
-    const job: GenerationJob = {
-      hash,
-      upstreamBody: upstreamBody(canonical, seeds[0] as bigint, config.GPU_TIMEOUT_MS),
-      model: canonical.model,
-      version: canonical.version,
-      imageIds: await Promise.all(seeds.map((_, i) => imageId(config.CACHE_KEY_SECRET, hash, i))),
-      ext: canonical.output_format,
-      force,
-      requestId: c.get('requestId'),
-    }
-    const coordinator = c.env.GENERATIONS.get(c.env.GENERATIONS.idFromName(hash)) as unknown as { generate(job: GenerationJob): Promise<GenerationOutcome> }
-    const outcome = await coordinator.generate(job)
-    if (!outcome.ok) {
-      // The client gets an error, so the images it was charged for are given back.
-      await afterResponse(c, account.stub.refundImages(canonical.n))
-      throw new ApiError(outcome.status as 500, { code: outcome.code, message: outcome.message, headers: outcome.headers })
-    }
-    manifest = outcome.manifest
-  }
-  await afterResponse(c, account.stub.recordUsage({ images: hit ? 0 : canonical.n, cacheHits: hit ? 1 : 0, cacheMisses: hit ? 0 : 1 }))
-  c.header('x-cache', hit ? 'HIT' : 'MISS')
-  return c.json({ created: manifest.created, data: await responseData(c, body, canonical, manifest) }, 200)
+  const stored = force ? null : await store.getManifest(hash)
+  const outcome = stored ? null : await coordinatorOf(c.env, hash).generate(await generationJob(c, hash, seedHash, force))
+  // The payer's quota after its charge (a refused one throws the 429 here), else the admission's view.
+  const images = outcome?.images ?? c.get('admission')?.images
+  if (images) reportImages(c, images, canonical.n)
+  if (outcome && !outcome.ok) throw new ApiError(outcome.status as 500, { type: outcome.type, code: outcome.code, message: outcome.message, headers: outcome.headers })
+  const manifest = outcome ? outcome.manifest : (stored as GenerationManifest)
+  const answer: CacheAnswer = outcome ? cacheAnswer(outcome) : 'HIT'
+  const miss = answer === 'MISS'
+  await afterResponse(c, account.stub.recordUsage({ images: miss ? canonical.n : 0, cacheHits: miss ? 0 : 1, cacheMisses: miss ? 1 : 0 }))
+  c.header('x-cache', answer)
+  return c.json({ created: Math.floor(Date.now() / 1000), data: await responseData(c, body, canonical, manifest) }, 200)
 })

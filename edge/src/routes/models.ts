@@ -1,42 +1,30 @@
-import { Hono } from 'hono'
-import { z } from 'zod'
+import { Hono, type Context } from 'hono'
 import type { EdgeEnv } from '../app.ts'
 import { ApiError } from '../errors/api-error.ts'
-import { callGpuService } from '../upstream/gpu-client.ts'
+import { modelCatalog, type ModelList } from '../models/model-catalog.ts'
 
-// Upstream answers are parsed, not trusted: a malformed list is an upstream error, not a 500.
-const upstreamModels = z.object({
-  object: z.literal('list'),
-  data: z.array(
-    z.object({
-      id: z.string(),
-      object: z.literal('model'),
-      created: z.number(),
-      owned_by: z.string(),
-      ready: z.boolean(),
-      display_name: z.string().optional(),
-      version: z.string().optional(),
-      sizes: z.array(z.string()).optional(),
-      default_nasa_alpha: z.number().optional(),
-      default_nasa_projection: z.boolean().optional(),
-    }),
-  ),
-})
+/** The isolate's cached list, and a `Cache-Control` for an answer made of it (ends when the isolate's copy does). */
+async function cachedList(c: Context<EdgeEnv>): Promise<{ list: ModelList; cacheControl: string }> {
+  const { list, maxAgeSeconds } = await modelCatalog.list(c.get('config'), c.get('requestId'))
+  return { list, cacheControl: `public, max-age=${maxAgeSeconds}` }
+}
 
-/** `GET /v1/models`: the models the GPU tier serves, in the OpenAI list shape. */
-export const modelRoutes = new Hono<EdgeEnv>().get('/v1/models', async (c) => {
-  const response = await callGpuService(c.get('config'), {
-    method: 'GET',
-    path: '/internal/models',
-    requestId: c.get('requestId'),
+/**
+ * - `GET /v1/models`: the models the GPU tier serves, in the OpenAI list shape;
+ * - `GET /v1/models/{id}`: one of them (the OpenAI client's `models.retrieve`), or 404 `model_not_found`.
+ *
+ * Public, so both answer from the per-isolate `modelCatalog` (at most one GPU call per TTL) and tell
+ * clients and CDNs to keep the answer as long; errors carry no Cache-Control.
+ */
+export const modelRoutes = new Hono<EdgeEnv>()
+  .get('/v1/models', async (c) => {
+    const { list, cacheControl } = await cachedList(c)
+    return c.json(list, 200, { 'Cache-Control': cacheControl })
   })
-  const parsed = upstreamModels.safeParse(await response.json().catch(() => undefined))
-  if (!parsed.success) {
-    throw new ApiError(502, {
-      code: 'upstream_error',
-      message: 'the image service sent an unexpected answer',
-      internal: `GET /internal/models: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`,
-    })
-  }
-  return c.json(parsed.data)
-})
+  .get('/v1/models/:id', async (c) => {
+    const id = c.req.param('id')
+    const { list, cacheControl } = await cachedList(c)
+    const model = list.data.find((m) => m.id === id)
+    if (!model) throw new ApiError(404, { code: 'model_not_found', message: `The model '${id}' does not exist; see /v1/models.` })
+    return c.json(model, 200, { 'Cache-Control': cacheControl })
+  })

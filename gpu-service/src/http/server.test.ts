@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { createServer, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signRequest } from '../auth/request-signature.ts'
 import { loadServiceConfig } from '../config/service-config.ts'
@@ -189,5 +190,35 @@ describe('/metrics and the main listener', () => {
   it('still answers ordinary targets, dots in the query included', async () => {
     expect((await rawRequest(server.url, 'GET /healthz?next=../metrics HTTP/1.1\r\nhost: gpu\r\n\r\n')).status).toBe(200)
     expect((await rawRequest(server.url, 'GET /internal/models HTTP/1.1\r\nhost: gpu\r\n\r\n')).status).toBe(401)
+  })
+})
+
+describe('startServer', () => {
+  it('fails cleanly when METRICS_PORT is taken: the error rejects and the API port is freed again', async () => {
+    const listenOn = async (port: number) => {
+      const server = createServer()
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve))
+      return { server, port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(resolve)) }
+    }
+    const blocker = await listenOn(0)
+    const probe = await listenOn(0) // a port that was free a moment ago, for the API
+    await probe.close()
+    try {
+      const config = loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: String(probe.port), METRICS_PORT: String(blocker.port) })
+      await expect(startServer(config, model, new ServiceMetrics({ defaultMetrics: false }), () => {})).rejects.toThrow(/EADDRINUSE/)
+      // The API listener was closed again: its port can be bound.
+      await (await listenOn(probe.port)).close()
+    } finally {
+      await blocker.close()
+    }
+  })
+
+  it('closes both listeners', async () => {
+    const config = loadServiceConfig({ GPU_SERVICE_SECRET: secret, PORT: '0' })
+    const running = await startServer(config, model, new ServiceMetrics({ defaultMetrics: false }), () => {})
+    expect((await fetch(`${running.metricsUrl}/metrics`)).status).toBe(200)
+    await running.close()
+    await expect(fetch(`${running.url}/healthz`)).rejects.toThrow()
+    await expect(fetch(`${running.metricsUrl}/metrics`)).rejects.toThrow()
   })
 })

@@ -154,7 +154,7 @@ describe('gpu-service/docker/entrypoint.sh', () => {
     expect(run.stderr).not.toContain('warning')
   })
 
-  it.each([
+  it.each<[{ PORT: string; METRICS_PORT?: string }, string]>([
     [{ PORT: '9000' }, '9001'],
     [{ PORT: '0' }, '0'],
     [{ PORT: '9000', METRICS_PORT: '9464' }, '9464'],

@@ -17,6 +17,9 @@ function counters(c: UsageCounters) {
  * `{ key_id, plan, limits: {requests_per_minute, request_burst, images_per_day, concurrent_requests},
  *    remaining: {requests, images}, in_flight, today: {date, images, cache_hits, cache_misses, requests},
  *    total: {images, cache_hits, cache_misses, requests} }`
+ *
+ * `images` and `cache_misses` count `x-cache: MISS` answers (the only ones charged images);
+ * `cache_hits` counts `HIT` and `COALESCED` answers. A request refused for images is not counted.
  */
 export const usageRoutes = new Hono<UsageEnv>().get('/v1/usage', apiKeyAuth(), requireScope('usage:read'), async (c) => {
   const report = await c.get('account').stub.usage()

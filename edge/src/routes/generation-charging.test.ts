@@ -66,7 +66,9 @@ describe('charging generation answers', () => {
     expect(upstream.calls).toBe(1)
     const answers = responses.map((r) => r.headers.get('x-cache'))
     expect(answers.filter((a) => a === 'MISS')).toHaveLength(1)
-    expect(answers.filter((a) => a === 'COALESCED')).toHaveLength(9)
+    // The others waited on the generation (a very slow one could arrive after it was stored: a HIT).
+    expect(answers.filter((a) => a === 'COALESCED').length).toBeGreaterThan(0)
+    expect(answers.filter((a) => a !== 'MISS').every((a) => a === 'COALESCED' || a === 'HIT')).toBe(true)
     // Each answer reports its own key's quota: 4 images fewer for the one that was generated, none for the rest.
     expect(responses.map((r, i) => [answers[i], imagesLeft(r)])).toEqual(answers.map((a) => [a, a === 'MISS' ? 4996 : 5000]))
     for (const response of responses) expect(response.headers.get('ratelimit-policy')).toBe('"requests";q=120;w=60, "images";q=5000;w=86400')

@@ -1,6 +1,5 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { ApiError } from './api-error.ts'
 
 function respond(c: Context, error: ApiError): Response {
@@ -29,7 +28,7 @@ const CODES: Partial<Record<number, string>> = {
  * a server fault and says nothing.
  */
 function fromHttpException(error: HTTPException): ApiError {
-  const status = error.status as ContentfulStatusCode
+  const status = error.status
   if (status >= 500 || status < 400) return new ApiError(500, { code: 'internal_error', message: 'internal error', internal: `HTTPException ${status}: ${error.message}` })
   return new ApiError(status, {
     code: CODES[status] ?? 'invalid_request',

@@ -1,12 +1,11 @@
 import { exports } from 'cloudflare:workers'
-import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from './app.ts'
 import { modelCatalog } from './models/model-catalog.ts'
+import { isSignedByEdge } from './testing/gpu-stand-in.ts'
 import { gpuBreaker } from './upstream/gpu-client.ts'
 
 // Bindings come from vitest.config.ts: GPU_SERVICE_URL=http://gpu.test and a test secret.
-const secret = 'test-secret-0123456789abcdef0123456789'
 const models = {
   object: 'list',
   data: [{ id: 'snoopi-default', object: 'model', created: 1_764_000_000, owned_by: 'snoopi', ready: false }],
@@ -20,17 +19,7 @@ function gpuStandIn(answer: (request: Request) => Response | Promise<Response>) 
   const calls: { request: Request; signatureOk: boolean }[] = []
   vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
     const request = new Request(input, init)
-    const url = new URL(request.url)
-    const verdict = await verifyRequest({
-      secret,
-      method: request.method,
-      path: url.pathname + url.search,
-      body: new Uint8Array(await request.clone().arrayBuffer()),
-      signature: request.headers.get(SIGNATURE_HEADER),
-      timestamp: request.headers.get(TIMESTAMP_HEADER),
-      nonce: request.headers.get(NONCE_HEADER),
-    })
-    calls.push({ request, signatureOk: verdict.ok })
+    calls.push({ request, signatureOk: await isSignedByEdge(request) })
     return answer(request)
   })
   return calls

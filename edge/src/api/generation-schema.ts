@@ -49,6 +49,7 @@ export const imageDataSchema = z
     b64_json: z.string().optional(),
     seed: z.string().openapi({ description: 'The seed of this image (decimal string)' }),
     revised_prompt: z.string().optional().openapi({ description: 'The prompt after normalisation' }),
+    dropped_tokens: z.number().int().optional().openapi({ description: 'Prompt tokens past what the text encoder reads (CLIP: 75), which did not shape the image' }),
   })
   .openapi('Image')
 

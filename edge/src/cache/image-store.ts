@@ -19,6 +19,8 @@ const manifestSchema = z.object({
       seed: z.string(),
       content_type: z.string(),
       bytes: z.number().int().nonnegative(),
+      /** Prompt tokens the text encoder could not read (absent in manifests written before it was kept). */
+      dropped_tokens: z.number().int().nonnegative().optional(),
     }),
   ),
 })
@@ -35,6 +37,7 @@ export interface ImageToStore {
   contentType: string
   /** Decimal string or bigint (0 … 2^64 − 1). */
   seed: string | bigint
+  droppedTokens?: number
 }
 
 /** The R2 key of an image. */
@@ -51,7 +54,7 @@ export function manifestKey(hash: string): string {
  * Generated images and per-request manifests in R2 (the `IMAGES` binding):
  * - `images/<id>.<ext>`: the image, with its content type, an immutable Cache-Control, and custom
  *   metadata `{ model, version, seed, created, request }` (`request` is the request hash);
- * - `requests/<hash>.json`: `{ created, model, version, images: [{ id, ext, seed, content_type, bytes }] }`.
+ * - `requests/<hash>.json`: `{ created, model, version, images: [{ id, ext, seed, content_type, bytes, dropped_tokens? }] }`.
  *
  * @example
  * const store = new ImageStore(c.env.IMAGES)
@@ -87,7 +90,9 @@ export class ImageStore {
     checkHash(hash)
     const entries: ManifestImage[] = images.map((image) => {
       checkImage(image.id, image.ext)
-      return { id: image.id, ext: image.ext, seed: image.seed.toString(), content_type: image.contentType, bytes: image.bytes.byteLength }
+      const entry: ManifestImage = { id: image.id, ext: image.ext, seed: image.seed.toString(), content_type: image.contentType, bytes: image.bytes.byteLength }
+      if (image.droppedTokens !== undefined) entry.dropped_tokens = image.droppedTokens
+      return entry
     })
     const writes = await Promise.allSettled(
       images.map((image) =>

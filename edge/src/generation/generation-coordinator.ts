@@ -106,7 +106,7 @@ export class GenerationCoordinator extends DurableObject<EdgeBindings> {
       const manifest = await store.putGeneration(
         job.hash,
         { created: Math.floor(Date.now() / 1000), model: job.model, version: job.version },
-        images.map((image, i) => ({ id: job.imageIds[i] as string, ext: job.ext, bytes: image.bytes, contentType: image.contentType, seed: image.seed })),
+        images.map((image, i) => ({ id: job.imageIds[i] as string, ext: job.ext, bytes: image.bytes, contentType: image.contentType, seed: image.seed, droppedTokens: image.droppedTokens })),
       )
       return { ok: true, manifest, generated: true, coalesced: false, images: charge }
     } catch (error) {

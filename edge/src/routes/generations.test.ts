@@ -1,48 +1,13 @@
 import { exports, env } from 'cloudflare:workers'
 import { listDurableObjectIds } from 'cloudflare:test'
 import fc from 'fast-check'
-import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { gpuStandIn, pngAnswer } from '../testing/gpu-stand-in.ts'
 import { gpuBreaker } from '../upstream/gpu-client.ts'
 
-// Bindings come from vitest.config.ts; the GPU tier is a stand-in (it cannot run in workerd) that
-// checks each call with the GPU service's real signature verifier and answers in its multipart format.
-const secret = 'test-secret-0123456789abcdef0123456789'
+// Bindings come from vitest.config.ts; the GPU tier is the shared stand-in (it cannot run in workerd).
 const adminToken = 'test-admin-token-0123456789abcdef0123456789'
 const api = 'https://api.test'
-
-type Upstream = { calls: number; bodies: Record<string, unknown>[] }
-
-function gpuStandIn(behaviour: (body: Record<string, unknown>, signal: AbortSignal | null) => Promise<Response> | Response = pngAnswer): Upstream {
-  const state: Upstream = { calls: 0, bodies: [] }
-  const realFetch = globalThis.fetch
-  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-    const request = new Request(input, init)
-    const url = new URL(request.url)
-    if (url.host !== 'gpu.test') return realFetch(input, init)
-    const text = await request.text()
-    const verdict = await verifyRequest({ secret, method: request.method, path: url.pathname, body: text, signature: request.headers.get(SIGNATURE_HEADER), timestamp: request.headers.get(TIMESTAMP_HEADER), nonce: request.headers.get(NONCE_HEADER) })
-    if (!verdict.ok) return new Response('bad signature', { status: 401 })
-    state.calls++
-    const body = JSON.parse(text) as Record<string, unknown>
-    state.bodies.push(body)
-    return behaviour(body, request.signal)
-  })
-  return state
-}
-
-/** What the GPU service answers: one fake PNG per image, bytes derived from the seed and prompt. */
-function pngAnswer(body: Record<string, unknown>): Response {
-  const n = Number(body.n)
-  const form = new FormData()
-  const images = Array.from({ length: n }, (_, i) => {
-    const seed = (BigInt(body.seed as string) + BigInt(i)).toString()
-    return { seed, bytes: new TextEncoder().encode(`\x89PNG fake ${String(body.prompt)} ${seed}`) }
-  })
-  form.append('meta', new Blob([JSON.stringify({ model: body.model, images: images.map((i) => ({ seed: i.seed, content_type: 'image/png', bytes: i.bytes.byteLength })) })]), 'meta.json')
-  images.forEach((image, i) => form.append(`image-${i}`, new Blob([image.bytes], { type: 'image/png' }), `${i}.png`))
-  return new Response(form)
-}
 
 async function createKey(plan = 'pro'): Promise<string> {
   const response = await exports.default.fetch(`${api}/admin/keys`, {
@@ -142,6 +107,24 @@ describe('POST /v1/images/generations', () => {
     expect(upstream.calls).toBe(2)
   })
 
+  it('reports the prompt tokens the text encoder could not read, on the miss and on later hits', async () => {
+    gpuStandIn(async (body) => {
+      const answer = pngAnswer(body)
+      const form = await answer.formData()
+      const meta = JSON.parse(await (form.get('meta') as unknown as File).text()) as { images: Record<string, unknown>[] }
+      for (const image of meta.images) image.dropped_tokens = 12
+      form.set('meta', new Blob([JSON.stringify(meta)]), 'meta.json')
+      return new Response(form)
+    })
+    const body = { prompt: unique(), n: 2, size: '64x64' }
+    for (const expected of ['MISS', 'HIT']) {
+      const response = await generate(body)
+      expect(response.headers.get('x-cache')).toBe(expected)
+      const answer = await response.json<{ data: { dropped_tokens?: number }[] }>()
+      expect(answer.data.map((image) => image.dropped_tokens)).toEqual([12, 12])
+    }
+  })
+
   it('returns base64 images on request', async () => {
     gpuStandIn()
     const prompt = unique()
@@ -184,7 +167,7 @@ describe('POST /v1/images/generations', () => {
 
   it('answers 504 when the GPU tier times out, and writes nothing to R2', async () => {
     // An upstream that never answers (it only stops when the edge's deadline aborts the call).
-    gpuStandIn((_body, signal) => new Promise<Response>((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason as Error))))
+    gpuStandIn((_body, request) => new Promise<Response>((_resolve, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason as Error))))
     const before = (await env.IMAGES.list({ prefix: 'requests/' })).objects.length
     const response = await generate({ prompt: unique() }, {}, key)
     expect(response.status).toBe(504)

@@ -94,7 +94,8 @@ async function responseData(c: Context<EdgeEnv>, body: GenerationRequest, canoni
   const store = new ImageStore(c.env.IMAGES)
   return Promise.all(
     manifest.images.map(async (image) => {
-      const entry: { url?: string; b64_json?: string; seed: string; revised_prompt: string } = { seed: image.seed, revised_prompt: canonical.prompt }
+      const entry: { url?: string; b64_json?: string; seed: string; revised_prompt: string; dropped_tokens?: number } = { seed: image.seed, revised_prompt: canonical.prompt }
+      if (image.dropped_tokens !== undefined) entry.dropped_tokens = image.dropped_tokens
       if (body.response_format === 'b64_json') {
         const object = await store.getImage(image.id, image.ext)
         if (!object) throw new ApiError(500, { code: 'internal_error', message: 'internal error', internal: `image ${image.id} missing from R2` })

@@ -34,6 +34,21 @@ export function pngAnswer(body: Record<string, unknown>): Response {
   return new Response(form)
 }
 
+/** Whether a call to the GPU tier carries a valid edge signature (the GPU service's own verifier). */
+export async function isSignedByEdge(request: Request): Promise<boolean> {
+  const url = new URL(request.url)
+  const verdict = await verifyRequest({
+    secret: TEST_GPU_SECRET,
+    method: request.method,
+    path: url.pathname + url.search,
+    body: new Uint8Array(await request.clone().arrayBuffer()),
+    signature: request.headers.get(SIGNATURE_HEADER),
+    timestamp: request.headers.get(TIMESTAMP_HEADER),
+    nonce: request.headers.get(NONCE_HEADER),
+  })
+  return verdict.ok
+}
+
 /**
  * Installs the stand-in for the rest of the test (undo with `vi.restoreAllMocks()`): signed POSTs get
  * `behaviour` (default: `pngAnswer`), signed GETs of `/internal/models` get `standInModels`, and an
@@ -46,17 +61,8 @@ export function gpuStandIn(behaviour: Behaviour = pngAnswer): GpuCalls {
     const request = new Request(input, init)
     const url = new URL(request.url)
     if (url.host !== TEST_GPU_HOST) return realFetch(input, init)
-    const text = await request.clone().text()
-    const verdict = await verifyRequest({
-      secret: TEST_GPU_SECRET,
-      method: request.method,
-      path: url.pathname + url.search,
-      body: text,
-      signature: request.headers.get(SIGNATURE_HEADER),
-      timestamp: request.headers.get(TIMESTAMP_HEADER),
-      nonce: request.headers.get(NONCE_HEADER),
-    })
-    if (!verdict.ok) return new Response('bad signature', { status: 401 })
+    if (!(await isSignedByEdge(request))) return new Response('bad signature', { status: 401 })
+    const text = await request.text()
     state.calls++
     if (request.method === 'GET') return Response.json(standInModels)
     const body = JSON.parse(text) as Record<string, unknown>

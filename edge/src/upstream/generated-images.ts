@@ -3,13 +3,24 @@ import { ApiError } from '../errors/api-error.ts'
 
 const metaSchema = z.object({
   model: z.string(),
-  images: z.array(z.object({ seed: z.string().regex(/^\d+$/), content_type: z.string(), bytes: z.number().int().nonnegative() })).min(1),
+  images: z
+    .array(
+      z.object({
+        seed: z.string().regex(/^\d+$/),
+        content_type: z.string(),
+        bytes: z.number().int().nonnegative(),
+        dropped_tokens: z.number().int().nonnegative().optional(),
+      }),
+    )
+    .min(1),
 })
 
 export interface GeneratedImage {
   seed: string
   contentType: string
   bytes: Uint8Array
+  /** Prompt tokens past the text encoder's 75 that the GPU tier cut (absent from older services). */
+  droppedTokens?: number
 }
 
 /**
@@ -38,7 +49,7 @@ export async function readGeneratedImages(response: Response, expected: number):
       if (file === null || typeof file === 'string') throw bad(`generate: no part image-${i}`)
       const bytes = new Uint8Array(await file.arrayBuffer())
       if (bytes.byteLength !== info.bytes) throw bad(`generate: image-${i} has ${bytes.byteLength} bytes, meta says ${info.bytes}`)
-      return { seed: info.seed, contentType: info.content_type, bytes }
+      return { seed: info.seed, contentType: info.content_type, bytes, ...(info.dropped_tokens === undefined ? {} : { droppedTokens: info.dropped_tokens }) }
     }),
   )
 }

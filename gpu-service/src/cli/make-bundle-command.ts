@@ -17,7 +17,10 @@ Options:
   --seed <n>             weight seed (default 0)
   --attention <form>     how the UNet's attention is emitted (default decomposed):
                          ${attentionForms.join(', ')}
-  --fp16                 store weights and compute in float16 (needs a GPU execution provider)`
+  --fp16                 store weights and compute in float16 (needs a GPU execution provider)
+  --structure-only       write the graphs without weights: each model.onnx names its weights as
+                         external data (model.onnx_data, not written) and model.weights.json says how
+                         to draw them (gpu-service/bench/device/write_weights.py writes the same bytes)`
 
 /** `snoopi make-bundle`: generate a bundle from a preset. */
 export const makeBundleCommand: Command = {
@@ -33,6 +36,7 @@ export const makeBundleCommand: Command = {
         seed: { type: 'string', default: '0' },
         attention: { type: 'string', default: 'decomposed' },
         fp16: { type: 'boolean', default: false },
+        'structure-only': { type: 'boolean', default: false },
       },
     })
     if (!values.preset) throw new CliError('--preset is required', 2)
@@ -49,6 +53,7 @@ export const makeBundleCommand: Command = {
       seed,
       attention: values.attention as AttentionForm,
       weightType: values.fp16 ? 'fp16' : 'fp32',
+      weights: values['structure-only'] ? 'manifest' : 'inline',
       onProgress: (line) => io.stderr.write(`${line}\n`),
     })
     return Promise.resolve()

@@ -1,6 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { saveModel } from '../onnx/model-file.ts'
+import { encodeModel } from '../onnx/onnx-proto.ts'
+import type { GraphBuilder } from '../onnx/graph-builder.ts'
+import { DATA_FILE, MANIFEST_FILE } from '../onnx/weight-manifest.ts'
 import { writeHfTokenizerFiles } from '../tokenizer/hf-tokenizer-files.ts'
 import { opsetFor, type AttentionForm } from './attention.ts'
 import type { BundlePreset } from './presets.ts'
@@ -14,6 +17,12 @@ export interface WriteBundleOptions {
   seed?: number
   attention?: AttentionForm
   weightType?: 'fp32' | 'fp16'
+  /**
+   * `inline` (default): weights drawn and stored. `manifest`: structure only — each model.onnx names its
+   * weights as external data in `model.onnx_data`, which is not written; `model.weights.json` says how to
+   * draw them (writeWeightData or bench/device/write_weights.py fills it in, the same bytes as inline).
+   */
+  weights?: 'inline' | 'manifest'
   /** Progress lines ("unet: 4.2 MB written"). */
   onProgress?: (line: string) => void
 }
@@ -24,10 +33,11 @@ const json = (path: string, value: unknown) => writeFileSync(path, `${JSON.strin
  * Generates a model bundle with seeded random weights in the layout Optimum's
  * `optimum-cli export onnx` writes for Stable Diffusion, plus our `snoopi.json`.
  */
-export function writeBundle({ preset, out, seed = 0, attention = 'decomposed', weightType = 'fp32', onProgress = () => {} }: WriteBundleOptions): void {
+export function writeBundle({ preset, out, seed = 0, attention = 'decomposed', weightType = 'fp32', weights = 'inline', onProgress = () => {} }: WriteBundleOptions): void {
   const started = Date.now()
   mkdirSync(out, { recursive: true })
   const { textEncoder, unet, vae, scheduler } = preset
+  const external = weights === 'manifest' ? DATA_FILE : undefined
 
   json(join(out, 'model_index.json'), {
     _class_name: 'StableDiffusionPipeline',
@@ -60,7 +70,7 @@ export function writeBundle({ preset, out, seed = 0, attention = 'decomposed', w
   const models = [
     {
       folder: 'text_encoder',
-      build: () => buildTextEncoder(textEncoder, seed * 3 + 1, weightType).toModel(),
+      build: () => buildTextEncoder(textEncoder, seed * 3 + 1, weightType, external),
       config: {
         architectures: ['CLIPTextModel'],
         hidden_size: textEncoder.hiddenSize,
@@ -73,7 +83,8 @@ export function writeBundle({ preset, out, seed = 0, attention = 'decomposed', w
     },
     {
       folder: 'unet',
-      build: () => buildUnet(unet, attention, seed * 3 + 2, weightType).toModel({ opset: opsetFor(attention) }),
+      build: () => buildUnet(unet, attention, seed * 3 + 2, weightType, external),
+      opset: opsetFor(attention),
       config: {
         _class_name: 'UNet2DConditionModel',
         sample_size: unet.sampleSize,
@@ -90,7 +101,7 @@ export function writeBundle({ preset, out, seed = 0, attention = 'decomposed', w
     },
     {
       folder: 'vae_decoder',
-      build: () => buildVaeDecoder(vae, seed * 3 + 3, weightType).toModel(),
+      build: () => buildVaeDecoder(vae, seed * 3 + 3, weightType, external),
       config: {
         _class_name: 'AutoencoderKL',
         latent_channels: vae.latentChannels,
@@ -103,16 +114,27 @@ export function writeBundle({ preset, out, seed = 0, attention = 'decomposed', w
   ]
   for (const model of models) {
     const t0 = Date.now()
-    const proto = model.build()
-    const bytes = (proto.graph?.initializer ?? []).reduce((sum, t) => sum + (t.rawData?.byteLength ?? 0), 0)
-    saveModel(proto, join(out, model.folder, 'model.onnx'))
+    const builder: GraphBuilder = model.build()
+    const proto = builder.toModel('opset' in model ? { opset: model.opset } : {})
+    const path = join(out, model.folder, 'model.onnx')
+    mkdirSync(join(out, model.folder), { recursive: true })
     json(join(out, model.folder, 'config.json'), model.config)
+    if (external) {
+      const manifest = builder.weightManifest()
+      writeFileSync(path, encodeModel(proto))
+      json(join(out, model.folder, MANIFEST_FILE), manifest)
+      onProgress(`${model.folder}: structure only, ${manifest.tensors.length} weights (${(manifest.bytes / 1e6).toFixed(1)} MB) described in ${MANIFEST_FILE}`)
+      continue
+    }
+    const bytes = (proto.graph?.initializer ?? []).reduce((sum, t) => sum + (t.rawData?.byteLength ?? 0), 0)
+    saveModel(proto, path)
     onProgress(`${model.folder}: ${(bytes / 1e6).toFixed(1)} MB of weights in ${Date.now() - t0} ms`)
   }
 
   json(join(out, 'snoopi.json'), {
     display_name: `SNOOPI ${preset.name} (random weights, seed ${seed})`,
     version: `${preset.name}-${seed}-${attention}-${weightType}`,
+    ...(external ? { weights: 'manifest' } : {}),
     backbone: preset.backbone,
     one_step_timestep: 999,
     nasa_alpha: preset.nasaAlpha,

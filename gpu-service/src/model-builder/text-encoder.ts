@@ -21,8 +21,8 @@ export interface TextEncoderConfig {
  * final LayerNorm. Outputs `last_hidden_state [B, 77, D]` and `pooler_output [B, D]` (the state at
  * the end token, found as the argmax id as CLIP does), the names Optimum's CLIPTextModel export uses.
  */
-export function buildTextEncoder(config: TextEncoderConfig, seed: number, weightType: 'fp32' | 'fp16' = 'fp32'): GraphBuilder {
-  const g = new GraphBuilder('text_encoder', { seed, weightType })
+export function buildTextEncoder(config: TextEncoderConfig, seed: number, weightType: 'fp32' | 'fp16' = 'fp32', externalWeights?: string): GraphBuilder {
+  const g = new GraphBuilder('text_encoder', { seed, weightType, externalWeights })
   const { hiddenSize: d, maxPositions: n } = config
   const ids = g.input('input_ids', config.idsType === 'int32' ? DataType.INT32 : DataType.INT64, ['batch_size', n])
   let h = g.scope('embeddings', () => {

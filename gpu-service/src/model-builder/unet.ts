@@ -96,8 +96,8 @@ function timeEmbedding(g: GraphBuilder, timestep: string, channels: number, time
  * CrossAttnUpBlocks with skip concatenations, and the output head. Inputs and output carry the names
  * Optimum's export uses: `sample`, `timestep` (a float scalar), `encoder_hidden_states` → `out_sample`.
  */
-export function buildUnet(config: UnetConfig, form: AttentionForm, seed: number, weightType: 'fp32' | 'fp16' = 'fp32'): GraphBuilder {
-  const g = new GraphBuilder('unet', { seed, weightType })
+export function buildUnet(config: UnetConfig, form: AttentionForm, seed: number, weightType: 'fp32' | 'fp16' = 'fp32', externalWeights?: string): GraphBuilder {
+  const g = new GraphBuilder('unet', { seed, weightType, externalWeights })
   const channels = config.blockOutChannels
   const c0 = channels[0] as number
   const timeDim = 4 * c0

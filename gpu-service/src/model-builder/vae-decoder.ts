@@ -34,8 +34,8 @@ function spatialAttention(g: GraphBuilder, x: string, channels: number, groups: 
  * nearest ×2 upsampling, output head): `latent_sample [B, 4, h, w]` → `sample [B, 3, 8h, 8w]` in
  * roughly [−1, 1] (Optimum's `vae_decoder` names).
  */
-export function buildVaeDecoder(config: VaeDecoderConfig, seed: number, weightType: 'fp32' | 'fp16' = 'fp32'): GraphBuilder {
-  const g = new GraphBuilder('vae_decoder', { seed, weightType })
+export function buildVaeDecoder(config: VaeDecoderConfig, seed: number, weightType: 'fp32' | 'fp16' = 'fp32', externalWeights?: string): GraphBuilder {
+  const g = new GraphBuilder('vae_decoder', { seed, weightType, externalWeights })
   const { normGroups: groups } = config
   const reversed = [...config.blockOutChannels].reverse()
   const top = reversed[0] as number

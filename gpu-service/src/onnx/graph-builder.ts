@@ -1,5 +1,6 @@
 import { AttributeType, DataType, type AttributeProto, type DataTypeCode, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './onnx-proto.ts'
 import { toFloat16Array } from './float16.ts'
+import { WEIGHT_MANIFEST_FORMAT, type WeightEntry, type WeightManifest } from './weight-manifest.ts'
 
 export type Dim = number | string
 
@@ -51,6 +52,11 @@ export interface GraphBuilderOptions {
   seed: number
   /** Storage type of float weights; fp16 graphs compute in fp16 too. Default fp32. */
   weightType?: 'fp32' | 'fp16'
+  /**
+   * Structure only: `weight()` draws nothing and names its tensor as external data in this file
+   * (e.g. `model.onnx_data`), described in `weightManifest()`. Other constants stay inline.
+   */
+  externalWeights?: string
 }
 
 /**
@@ -75,11 +81,19 @@ export class GraphBuilder {
   private readonly used = new Set<string>()
   private readonly constants = new Map<string, string>()
   private readonly domains = new Set<string>()
+  private readonly seed: number
+  private readonly externalWeights: string | undefined
+  private readonly manifestEntries: WeightEntry[] = []
+  /** Normals drawn so far (inline) or reserved (external): where the next random weight starts. */
+  private normals = 0
+  private externalBytes = 0
 
   constructor(name: string, options: GraphBuilderOptions) {
     this.name = name
+    this.seed = options.seed >>> 0
     this.random = new WeightRandom(options.seed)
     this.floatType = options.weightType === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT
+    this.externalWeights = options.externalWeights
   }
 
   /** Runs `body` with `name` appended to the naming scope. */
@@ -121,6 +135,7 @@ export class GraphBuilder {
   /** A float weight, N(mean, std²) (default mean 0, std 1/sqrt(fan-in) over all but the first dim), or a constant fill. */
   weight(leaf: string, dims: number[], init: { std?: number; mean?: number; fill?: number } = {}): string {
     const count = dims.reduce((a, b) => a * b, 1)
+    if (this.externalWeights !== undefined) return this.externalWeight(this.unique(this.scoped(leaf)), dims, count, init)
     const values = new Float32Array(count)
     if (init.fill !== undefined) values.fill(init.fill)
     else {
@@ -129,7 +144,50 @@ export class GraphBuilder {
       const mean = init.mean ?? 0
       for (let i = 0; i < count; i++) values[i] = mean + this.random.normal() * std
     }
+    if (init.fill === undefined) this.normals += count
     return this.tensor(this.unique(this.scoped(leaf)), dims, values)
+  }
+
+  private externalWeight(name: string, dims: number[], count: number, init: { std?: number; mean?: number; fill?: number }): string {
+    const length = count * (this.floatType === DataType.FLOAT16 ? 2 : 4)
+    let spec: WeightEntry['init']
+    if (init.fill !== undefined) spec = { fill: init.fill }
+    else {
+      const fanIn = dims.length > 1 ? count / (dims[0] as number) : count
+      spec = { normal: { start: this.normals, mean: init.mean ?? 0, std: init.std ?? 1 / Math.sqrt(fanIn) } }
+      this.normals += count
+    }
+    const offset = this.externalBytes
+    this.externalBytes += length
+    this.manifestEntries.push({ name, dims, offset, length, init: spec })
+    this.used.add(name)
+    this.initializers.push({
+      name,
+      dims,
+      dataType: this.floatType,
+      dataLocation: 1, // EXTERNAL
+      externalData: [
+        { key: 'location', value: this.externalWeights },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(length) },
+      ],
+    })
+    return name
+  }
+
+  /** What a structure-only graph's external data holds and how to draw it (see weight-manifest.ts). */
+  weightManifest(): WeightManifest {
+    if (this.externalWeights === undefined) throw new Error(`${this.name}: weightManifest() needs the externalWeights option`)
+    return {
+      format: WEIGHT_MANIFEST_FORMAT,
+      graph: this.name,
+      seed: this.seed,
+      dtype: this.floatType === DataType.FLOAT16 ? 'float16' : 'float32',
+      dataFile: this.externalWeights,
+      bytes: this.externalBytes,
+      normals: this.normals,
+      tensors: this.manifestEntries,
+    }
   }
 
   /** Adds a float initializer with the given values (stored in the graph's float type). */

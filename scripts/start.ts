@@ -20,13 +20,14 @@ Starts the SNOOPI image API locally: the edge worker (wrangler dev) and the GPU 
 Options:
   --edge-port <n>   port of the public API (default 8787, env EDGE_PORT)
   --gpu-port <n>    port of the GPU service (default 8788, env GPU_PORT)
+  --metrics-port <n> the GPU service's /metrics (default the GPU port + 1, env METRICS_PORT)
   --dev-vars <file> local secrets file, created with a random secret when missing (default .dev.vars)
   --persist-to <d>  where wrangler keeps local KV/R2/D1/Durable Object state (default .wrangler/state)
   --ready-timeout <s> seconds to wait for the edge's /healthz and the GPU service's /readyz
                     (model loaded and warmed up; default 90)
   -h, --help        show this help
 
-Both ports are checked first: a port in use stops npm start before anything starts.
+All three ports are checked first: a port in use stops npm start before anything starts.
 Ctrl-C (SIGINT), SIGTERM or SIGHUP, to npm or to this script, stops both tiers (SIGKILL after 10 s),
 and so does the end of npm. The GPU service is restarted when it dies after the start (1 s, 2 s, 4 s …
 up to 30 s between tries; the edge answers 503 meanwhile); when the edge exits, both tiers stop and
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
       options: {
         'edge-port': { type: 'string' },
         'gpu-port': { type: 'string' },
+        'metrics-port': { type: 'string' },
         'dev-vars': { type: 'string' },
         'persist-to': { type: 'string' },
         'ready-timeout': { type: 'string' },
@@ -71,12 +73,14 @@ async function main(): Promise<void> {
   const root = resolve(import.meta.dirname, '..')
   const edgePort = port(values['edge-port'] ?? process.env.EDGE_PORT, 8787, '--edge-port')
   const gpuPort = port(values['gpu-port'] ?? process.env.GPU_PORT, 8788, '--gpu-port')
-  if (edgePort === gpuPort) fail('--edge-port and --gpu-port must differ')
+  const metricsPort = port(values['metrics-port'] ?? process.env.METRICS_PORT, gpuPort + 1, '--metrics-port')
+  if (new Set([edgePort, gpuPort, metricsPort]).size < 3) fail('--edge-port, --gpu-port and --metrics-port must differ')
   const readySeconds = Number(values['ready-timeout'] ?? 90)
   if (!(readySeconds > 0)) fail('--ready-timeout must be a positive number of seconds')
   const taken = await portsInUse([
     { port: edgePort, option: '--edge-port' },
     { port: gpuPort, option: '--gpu-port' },
+    { port: metricsPort, option: '--metrics-port' },
   ])
   if (taken.length > 0) {
     for (const line of taken) console.error(`npm start: ${line}`)
@@ -99,6 +103,7 @@ async function main(): Promise<void> {
     root,
     edgePort,
     gpuPort,
+    metricsPort,
     devVarsPath,
     vars,
     models: served?.models,
@@ -143,11 +148,12 @@ async function main(): Promise<void> {
       'SNOOPI image API is running',
       `  public API (edge):  ${edgeUrl}`,
       `  GPU service:        ${gpuUrl}  (signed requests only, besides /healthz and /readyz)`,
+      `  GPU metrics:        http://127.0.0.1:${metricsPort}/metrics`,
       '',
       'Try:',
       `  curl -s ${edgeUrl}/v1/models`,
       '  # create an API key (the admin token is ADMIN_TOKEN in ' + devVarsPath + '):',
-      `  curl -s -X POST ${edgeUrl}/admin/keys -H "authorization: Bearer ${vars.ADMIN_TOKEN ?? '$ADMIN_TOKEN'}" -d '{"owner":"me"}'`,
+      `  curl -s -X POST ${edgeUrl}/admin/keys -H "authorization: Bearer ${vars.ADMIN_TOKEN ?? '$ADMIN_TOKEN'}" -H 'content-type: application/json' -d '{"owner":"me"}'`,
       '  # then generate (put the key from the answer in KEY):',
       `  curl -s ${edgeUrl}/v1/images/generations -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"prompt":"a red circle and a blue square","negative_prompt":"blue square","size":"32x32"}'`,
       '',

@@ -10,6 +10,8 @@ export interface StackOptions {
   root: string
   edgePort: number
   gpuPort: number
+  /** The GPU service's `/metrics` port (default: `gpuPort + 1`, the service's own default). */
+  metricsPort?: number
   /** The secrets file both tiers read (wrangler via --env-file, the GPU service via its environment). */
   devVarsPath: string
   vars: Record<string, string>
@@ -72,6 +74,7 @@ export function startStack(options: StackOptions): Stack {
     ...options.vars,
     HOST: '127.0.0.1',
     PORT: String(options.gpuPort),
+    METRICS_PORT: String(options.metricsPort ?? options.gpuPort + 1),
   })
   const startEdge = launch(
     'edge',

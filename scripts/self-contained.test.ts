@@ -8,7 +8,7 @@ const root = resolve(import.meta.dirname, '..')
 const outside = new RegExp(['\\.\\./', 'shared\\b|SNOOPI_', 'SHARED'].join(''))
 
 describe('a fresh clone is self-contained', () => {
-  it('no tracked source, test or script reads the ../shared folder a user does not have', () => {
+  it('no tracked source, test or script reads the shared folder beside the checkout, which a user does not have', () => {
     const files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' })
       .split('\0')
       .filter((file) => /\.(ts|js|mjs|cjs|json|toml|py|sh)$|(^|\/)(run|Dockerfile[^/]*)$/.test(file))

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { NONCE_HEADER, SIGNATURE_HEADER, SIGNATURE_VERSION, TIMESTAMP_HEADER } from '../src/auth/request-signature.ts'
+import { NONCE_HEADER, SIGNATURE_HEADER, SIGNATURE_VERSION, TIMESTAMP_HEADER } from '../src/contract/request-signature.ts'
 import { testBundle } from '../src/testing/bundles.ts'
 
 const { values } = parseArgs({

@@ -6,7 +6,7 @@
 import autocannon from 'autocannon'
 import { parseArgs } from 'node:util'
 import { benchBundle } from './bench-bundle.ts'
-import { signRequest } from '../src/auth/request-signature.ts'
+import { signRequest } from '../src/contract/request-signature.ts'
 import { loadServiceConfig } from '../src/config/service-config.ts'
 import { startServer } from '../src/http/server.ts'
 import { ServiceMetrics } from '../src/metrics/service-metrics.ts'

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MIN_SECRET_LENGTH } from './auth/request-signature.ts'
+import { MIN_SECRET_LENGTH } from './contract/request-signature.ts'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 const entrypoint = join(repoRoot, 'gpu-service/docker/entrypoint.sh')

@@ -1,6 +1,6 @@
 import type { GenerationRequest } from '../api/generation-schema.ts'
 import { ApiError } from '../errors/api-error.ts'
-import { normalizePrompt } from '@snoopi/gpu-service/normalize-prompt'
+import { normalizePrompt } from '@snoopi/gpu-service/contract/normalize-prompt'
 import { checkSeedRange, parseClientSeed } from './request-seed.ts'
 
 /** The model a request resolved to (a `MODELS` entry). */

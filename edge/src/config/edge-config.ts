@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/request-signature'
+import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/contract/request-signature'
 
 /** The Workers rate-limiting binding (`[[ratelimits]]` in wrangler.toml), as far as the edge uses it. */
 export interface RateLimiterBinding {

@@ -1,6 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { z } from 'zod'
-import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/request-signature'
+import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/contract/request-signature'
 import { CACHE_SCOPES, DEFAULT_CACHE_SCOPE, SCOPES } from '../accounts/account-record.ts'
 import { DEFAULT_PLAN, PLAN_NAMES } from '../accounts/plans.ts'
 import type { EdgeBindings } from '../config/edge-config.ts'

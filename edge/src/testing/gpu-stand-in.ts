@@ -1,7 +1,7 @@
 // Test support (imported by *.test.ts only): the GPU tier cannot run inside workerd, so the worker's
 // outbound fetch to it is intercepted. The stand-in checks each call with the GPU service's real
 // signature verifier and answers in the service's multipart format.
-import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
+import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/contract/request-signature'
 import { vi } from 'vitest'
 
 /** GPU_SERVICE_SECRET and the GPU host of vitest.config.ts. */

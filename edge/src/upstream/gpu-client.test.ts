@@ -1,4 +1,4 @@
-import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/request-signature'
+import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyRequest } from '@snoopi/gpu-service/contract/request-signature'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { EdgeConfig } from '../config/edge-config.ts'
 import type { ApiError } from '../errors/api-error.ts'

@@ -1,4 +1,4 @@
-import { signRequest } from '@snoopi/gpu-service/request-signature'
+import { signRequest } from '@snoopi/gpu-service/contract/request-signature'
 import type { EdgeConfig } from '../config/edge-config.ts'
 import { ApiError } from '../errors/api-error.ts'
 import { CircuitBreaker } from './circuit-breaker.ts'

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { ReplayGuard } from './replay-guard.ts'
-import { signRequest } from './request-signature.ts'
+import { signRequest } from '../contract/request-signature.ts'
 import { signedRequests } from './signed-requests.ts'
 
 const secret = 'k'.repeat(64)

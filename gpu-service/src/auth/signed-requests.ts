@@ -10,7 +10,7 @@ import {
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   verifyMac,
-} from './request-signature.ts'
+} from '../contract/request-signature.ts'
 
 export interface SignedRequestsOptions {
   secret: string

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { MIN_SECRET_LENGTH } from '../auth/request-signature.ts'
+import { MIN_SECRET_LENGTH } from '../contract/request-signature.ts'
 
 /**
  * The GPU service's configuration: every environment variable it reads, parsed in one place so a

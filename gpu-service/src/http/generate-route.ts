@@ -7,7 +7,7 @@ import { MAX_SEED } from '../diffusion/seed.ts'
 import type { ServiceMetrics } from '../metrics/service-metrics.ts'
 import { guidanceModes, MAX_PROMPT_CHARS, outputFormats, PipelineInputError } from '../pipeline/generate-request.ts'
 import type { ImageService } from '../service/image-service.ts'
-import { normalizePrompt } from '../text/normalize-prompt.ts'
+import { normalizePrompt } from '../contract/normalize-prompt.ts'
 import { errorResponse } from './errors.ts'
 
 /** Largest request body accepted, bytes. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { signRequest } from '../auth/request-signature.ts'
+import { signRequest } from '../contract/request-signature.ts'
 import { loadServiceConfig } from '../config/service-config.ts'
 import { loadBundle } from '../bundle/model-bundle.ts'
 import { ServiceMetrics } from '../metrics/service-metrics.ts'

@@ -1,4 +1,4 @@
-import { signRequest } from '../auth/request-signature.ts'
+import { signRequest } from '../contract/request-signature.ts'
 
 /** Calls the GPU service the way the edge does: HMAC-signed (see auth/request-signature.ts). */
 export async function signedFetch(

@@ -1,5 +1,5 @@
 /**
- * The one text policy of both tiers (the edge imports it as `@snoopi/gpu-service/normalize-prompt`): the
+ * The one text policy of both tiers (the edge imports it as `@snoopi/gpu-service/contract/normalize-prompt`): the
  * edge hashes the normalised prompt into the cache key and sends it upstream, and the GPU service applies
  * it again to whatever it is sent, so what is cached is exactly what is rendered.
  *

@@ -1,0 +1,92 @@
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { writeBundle } from '../model-builder/bundle-writer.ts'
+import { presets } from '../model-builder/presets.ts'
+import { buildTextEncoder } from '../model-builder/text-encoder.ts'
+import { buildUnet } from '../model-builder/unet.ts'
+import { buildVaeDecoder } from '../model-builder/vae-decoder.ts'
+import { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
+import { testBundle } from '../testing/bundles.ts'
+import { GraphBuilder } from './graph-builder.ts'
+import { decodeModel, encodeModel, toNumber } from './onnx-proto.ts'
+import { DATA_FILE, fileSha256, MANIFEST_FILE, manifestSha256, normalsAt, readManifest, weightBytes, writeWeightData } from './weight-manifest.ts'
+
+const builders = {
+  text_encoder: (dtype: 'fp32' | 'fp16', external?: string) => buildTextEncoder(presets.tiny.textEncoder, 4, dtype, external),
+  unet: (dtype: 'fp32' | 'fp16', external?: string) => buildUnet(presets.tiny.unet, 'decomposed', 5, dtype, external),
+  vae_decoder: (dtype: 'fp32' | 'fp16', external?: string) => buildVaeDecoder(presets.tiny.vae, 6, dtype, external),
+}
+
+describe('structure-only graphs (external weights + manifest)', () => {
+  it('draws normals by position exactly as the sequential generator does, from any start', () => {
+    const g = new GraphBuilder('t', { seed: 11 })
+    g.weight('a', [7]) // an odd count: the next weight starts on a pair's second half
+    g.weight('b', [2, 5])
+    const [a, b] = g.toModel().graph!.initializer!.map((t) => new Float32Array(t.rawData!.slice().buffer))
+    const all = normalsAt(11, 0, 17)
+    expect(Array.from(a!)).toEqual(Array.from(Float32Array.from(all.subarray(0, 7), (x) => 0 + x * (1 / Math.sqrt(7)))))
+    expect(Array.from(normalsAt(11, 7, 10))).toEqual(Array.from(all.subarray(7)))
+    expect(b!.length).toBe(10)
+  })
+
+  it.each(['fp32', 'fp16'] as const)('names every weight as external data with contiguous offsets and lengths (%s)', (dtype) => {
+    for (const [name, build] of Object.entries(builders)) {
+      const builder = build(dtype, DATA_FILE)
+      const manifest = builder.weightManifest()
+      const graph = decodeModel(encodeModel(builder.toModel())).graph!
+      const external = graph.initializer!.filter((t) => t.dataLocation === 1)
+      expect(external.length, name).toBe(manifest.tensors.length)
+      let offset = 0
+      for (const [i, t] of external.entries()) {
+        const entry = manifest.tensors[i]!
+        const info = Object.fromEntries(t.externalData!.map((e) => [e.key, e.value]))
+        const count = t.dims!.reduce((a, d) => a * toNumber(d), 1)
+        expect([t.name, t.dims!.map(toNumber), t.rawData?.length ?? 0]).toEqual([entry.name, entry.dims, 0])
+        expect(info).toEqual({ location: DATA_FILE, offset: String(offset), length: String(count * (dtype === 'fp16' ? 2 : 4)) })
+        expect([entry.offset, entry.length]).toEqual([offset, Number(info.length)])
+        offset += entry.length
+      }
+      expect(manifest.bytes).toBe(offset)
+      // What stays inline is small: shapes, scalars, the time frequencies, the causal mask.
+      for (const t of graph.initializer!.filter((x) => x.dataLocation !== 1)) expect(t.rawData!.length, `${name} ${t.name}`).toBeLessThan(24_000)
+    }
+  })
+
+  it.each(['fp32', 'fp16'] as const)('the manifest describes the same bytes the inline builder stores (%s)', (dtype) => {
+    for (const [name, build] of Object.entries(builders)) {
+      const manifest = build(dtype, DATA_FILE).weightManifest()
+      const inline = new Map(build(dtype).toModel().graph!.initializer!.map((t) => [t.name, t.rawData!]))
+      for (const entry of manifest.tensors) expect(Buffer.from(weightBytes(manifest, entry)).equals(Buffer.from(inline.get(entry.name)!)), `${name} ${entry.name}`).toBe(true)
+    }
+  })
+
+  it('a structure-only bundle with its weights written generates the same images as the inline bundle', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'snoopi-structure-')), 'tiny')
+    writeBundle({ preset: presets.tiny, out: dir, weights: 'manifest' })
+    for (const folder of ['text_encoder', 'unet', 'vae_decoder']) {
+      expect(existsSync(join(dir, folder, DATA_FILE))).toBe(false)
+      const manifestPath = join(dir, folder, MANIFEST_FILE)
+      const { sha256, skipped } = writeWeightData(manifestPath)
+      expect(skipped).toBe(false)
+      expect(sha256).toBe(fileSha256(join(dir, folder, DATA_FILE)))
+      expect(sha256).toBe(manifestSha256(readManifest(manifestPath)))
+      expect(statSync(join(dir, folder, DATA_FILE)).size).toBe(readManifest(manifestPath).bytes)
+      expect(writeWeightData(manifestPath).skipped).toBe(true)
+      expect(statSync(join(dir, folder, 'model.onnx')).size).toBeLessThan(400_000)
+    }
+    expect(JSON.parse(readFileSync(join(dir, 'snoopi.json'), 'utf8')).weights).toBe('manifest')
+    const request = { prompts: ['a red circle', 'a blue square'], seeds: [3, 4], negativePrompts: ['blue', 'red'], guidance: { mode: 'nasa' as const, projection: false } }
+    const [structured, inline] = await Promise.all([OneStepPipeline.load(dir, { threads: 1 }), OneStepPipeline.load(testBundle('tiny'), { threads: 1 })])
+    try {
+      for (const extra of [{}, request]) {
+        const base = { prompts: request.prompts, seeds: request.seeds }
+        const [a, b] = await Promise.all([structured.generate({ ...base, ...extra }), inline.generate({ ...base, ...extra })])
+        for (const [i, image] of a.images.entries()) expect(Buffer.from(image.data).equals(Buffer.from(b.images[i]!.data))).toBe(true)
+      }
+    } finally {
+      await Promise.all([structured.dispose(), inline.dispose()])
+    }
+  })
+})

@@ -17,12 +17,13 @@ import { prepareCarry, type CarryIndex, type Dtype } from './carry.ts'
 import { feedArrays, groupCases, loadPlan, RESULT_SCHEMA, runGroup, summarize, type Case, type Plan, type Runner } from './plan.ts'
 import { DEVICE_DIR, findPython, runPython } from './python.ts'
 
-const usage = `Usage: npm run bench:device:dry-run [-- --preset tiny|bench --budget-s S --out FILE]`
+const usage = `Usage: npm run bench:device:dry-run [-- --preset tiny|bench --budget-s S --out FILE --work DIR]`
 const { values } = parseArgs({
   options: {
     preset: { type: 'string', default: 'tiny' },
     'budget-s': { type: 'string' },
     out: { type: 'string' },
+    work: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -33,7 +34,7 @@ if (values.help || (values.preset !== 'tiny' && values.preset !== 'bench')) {
 const preset = values.preset
 const plan = loadPlan()
 const budget = values['budget-s'] ? Number(values['budget-s']) : plan.budgetS
-const work = join(DEVICE_DIR, '.out', `dry-run-${preset}`)
+const work = values.work ?? join(DEVICE_DIR, '.out', `dry-run-${preset}`)
 const outFile = values.out ?? join(DEVICE_DIR, '.out', `device-dry-run-node-${preset}.json`)
 const startedAt = new Date().toISOString()
 const t0 = performance.now() / 1000

@@ -1,5 +1,7 @@
-/** Seeds are unsigned 64-bit integers, so any u64 a client got from another tool is accepted. */
-export const MAX_SEED = 2n ** 64n - 1n
+import { MAX_SEED } from '../contract/limits.ts'
+
+/** Seeds are unsigned 64-bit integers (the contract's range), so any u64 a client got from another tool is accepted. */
+export { MAX_SEED }
 
 /**
  * Validates a seed and returns it as a bigint.

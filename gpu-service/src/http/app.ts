@@ -3,7 +3,8 @@ import { signedRequests } from '../auth/signed-requests.ts'
 import type { ServiceConfig } from '../config/service-config.ts'
 import { modelCard, type ServedModel } from '../models/model-catalog.ts'
 import { errorResponse } from './errors.ts'
-import { generateRoute, MAX_BODY_BYTES } from './generate-route.ts'
+import { MAX_INTERNAL_BODY_BYTES } from '../contract/limits.ts'
+import { generateRoute } from './generate-route.ts'
 import { pathGuard } from './path-guard.ts'
 import type { ServiceMetrics } from '../metrics/service-metrics.ts'
 
@@ -38,7 +39,7 @@ export function createApp({ config, metrics, model, startedAt = new Date(), log 
     '/internal/*',
     signedRequests({
       secret: config.GPU_SERVICE_SECRET,
-      maxBodyBytes: MAX_BODY_BYTES,
+      maxBodyBytes: MAX_INTERNAL_BODY_BYTES,
       windowSeconds: config.SIGNATURE_WINDOW_S,
       onReject: (reason, path) => log(`rejected request to ${path}: ${reason}`),
     }),

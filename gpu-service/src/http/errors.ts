@@ -1,8 +1,8 @@
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { errorBody } from '../contract/error-body.ts'
 
-/** The one error shape of both tiers (OpenAI style): `{ error: { type, message, code } }`. */
+/** An error answer in the one error shape of both tiers (see contract/error-body.ts). */
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
-  const type = status >= 500 ? 'server_error' : 'invalid_request_error'
-  return c.json({ error: { type, code, message } }, status)
+  return c.json(errorBody(status, code, message), status)
 }

@@ -3,54 +3,13 @@ import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { ClientGoneError, DeadlineError, QueueFullError, ShuttingDownError } from '../batching/dynamic-batcher.ts'
 import { parseSize } from '../bundle/model-bundle.ts'
-import { MAX_SEED } from '../diffusion/seed.ts'
 import type { ServiceMetrics } from '../metrics/service-metrics.ts'
-import { guidanceModes, MAX_PROMPT_CHARS, outputFormats, PipelineInputError } from '../pipeline/generate-request.ts'
+import { PipelineInputError } from '../pipeline/generate-request.ts'
 import type { ImageService } from '../service/image-service.ts'
-import { normalizePrompt } from '../contract/normalize-prompt.ts'
+import { generateBodySchema } from '../contract/generate-body.ts'
+import { imagePart, META_PART, type GeneratedMeta } from '../contract/generated-images.ts'
+import { MAX_INTERNAL_BODY_BYTES } from '../contract/limits.ts'
 import { errorResponse } from './errors.ts'
-
-/** Largest request body accepted, bytes. */
-export const MAX_BODY_BYTES = 64 * 1024
-
-/**
- * The body of `POST /internal/generate`. Seeds are decimal strings (64-bit values do not fit a JSON
- * number); image i uses seed + i.
- */
-export const generateBodySchema = z.strictObject({
-  // The shared text policy, applied to whatever is sent: what the edge cached is what is rendered.
-  prompt: z
-    .string()
-    .max(MAX_PROMPT_CHARS)
-    .transform(normalizePrompt)
-    .refine((prompt) => prompt !== '', 'prompt is empty after normalisation'),
-  negative_prompt: z
-    .string()
-    .max(MAX_PROMPT_CHARS)
-    .transform((text) => normalizePrompt(text) || undefined)
-    .optional(),
-  n: z.number().int().min(1).max(4).default(1),
-  seed: z
-    .string()
-    .regex(/^\d{1,20}$/, 'seed must be a decimal string')
-    .refine((s) => BigInt(s) <= MAX_SEED, 'seed must be at most 2^64-1'),
-  size: z.string().regex(/^\d+x\d+$/, 'size must look like 512x512').optional(),
-  output_format: z.enum(outputFormats as [string, ...string[]]).default('png'),
-  guidance: z
-    .strictObject({
-      mode: z.enum(guidanceModes as [string, ...string[]]).optional(),
-      alpha: z.number().optional(),
-      projection: z.boolean().optional(),
-      scale: z.number().optional(),
-      tau: z.number().optional(),
-    })
-    .optional(),
-  model: z.string().optional(),
-  /** The model version the caller caches the images under (the edge's MODELS entry); checked against the loaded bundle's. */
-  model_version: z.string().min(1).max(200).optional(),
-  timeout_ms: z.number().int().min(100).max(600_000).optional(),
-})
-export type GenerateBody = z.infer<typeof generateBodySchema>
 
 export interface GenerateRouteOptions {
   service: () => ImageService | undefined
@@ -72,8 +31,8 @@ export function generateRoute({ service, metrics, modelId, defaultTimeoutMs }: G
   app.post(
     '/internal/generate',
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => errorResponse(c, 413, 'body_too_large', `request body over ${MAX_BODY_BYTES} bytes`),
+      maxSize: MAX_INTERNAL_BODY_BYTES,
+      onError: (c) => errorResponse(c, 413, 'body_too_large', `request body over ${MAX_INTERNAL_BODY_BYTES} bytes`),
     }),
     async (c) => {
       const fail = (status: 400 | 404 | 409 | 499 | 500 | 503 | 504, code: string, message: string, kind: string) => {
@@ -107,13 +66,13 @@ export function generateRoute({ service, metrics, modelId, defaultTimeoutMs }: G
             n: body.n,
             seed: BigInt(body.seed),
             size: body.size ? parseSize(body.size) : undefined,
-            outputFormat: body.output_format as 'png',
-            guidance: body.guidance as never,
+            outputFormat: body.output_format,
+            guidance: body.guidance,
           },
           { timeoutMs: body.timeout_ms ?? defaultTimeoutMs, signal: c.req.raw.signal },
         )
         const form = new FormData()
-        const meta = {
+        const meta: GeneratedMeta = {
           model: modelId,
           images: result.images.map((image) => ({
             seed: image.seed.toString(),
@@ -123,13 +82,13 @@ export function generateRoute({ service, metrics, modelId, defaultTimeoutMs }: G
             height: image.height,
             dropped_tokens: image.droppedTokens,
           })),
-          timings_ms: result.timings,
+          timings_ms: { ...result.timings },
           batch_images: result.batchImages,
         }
-        form.append('meta', new Blob([JSON.stringify(meta)], { type: 'application/json' }), 'meta.json')
+        form.append(META_PART, new Blob([JSON.stringify(meta)], { type: 'application/json' }), 'meta.json')
         result.images.forEach((image, i) => {
           const ext = image.contentType.split('/')[1]
-          form.append(`image-${i}`, new Blob([new Uint8Array(image.data)], { type: image.contentType }), `${i}.${ext}`)
+          form.append(imagePart(i), new Blob([new Uint8Array(image.data)], { type: image.contentType }), `${i}.${ext}`)
         })
         const t = result.timings
         const timing = [

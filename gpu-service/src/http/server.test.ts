@@ -8,7 +8,7 @@ import { ServiceMetrics } from '../metrics/service-metrics.ts'
 import type { ServedModel } from '../models/model-catalog.ts'
 import { testBundle } from '../testing/bundles.ts'
 import { chunk, rawRequest } from '../testing/raw-http.ts'
-import { MAX_BODY_BYTES } from './generate-route.ts'
+import { MAX_INTERNAL_BODY_BYTES as MAX_BODY_BYTES } from '../contract/limits.ts'
 import { startServer, type RunningServer } from './server.ts'
 
 const secret = 'f'.repeat(64)

@@ -1,9 +1,10 @@
 import sharp from 'sharp'
+import { OUTPUT_FORMATS, type OutputFormat } from '../contract/limits.ts'
 import { encodePng } from './png.ts'
 
-/** Output formats of the image API. */
-export const IMAGE_FORMATS = ['png', 'webp', 'jpeg'] as const
-export type ImageFormat = (typeof IMAGE_FORMATS)[number]
+/** Output formats of the image API (the contract's). */
+export const IMAGE_FORMATS = OUTPUT_FORMATS
+export type ImageFormat = OutputFormat
 
 export interface EncodeOptions {
   /** Lossy quality 1–100 for webp and jpeg (validated, but unused, for png). Default 90. */

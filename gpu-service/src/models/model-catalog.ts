@@ -1,21 +1,6 @@
 import { formatSize, nasaSettings } from '../bundle/model-bundle.ts'
+import type { ModelCard } from '../contract/model-card.ts'
 import type { ImageService } from '../service/image-service.ts'
-
-/** One entry of `GET /v1/models`, in the OpenAI list shape plus what clients need to call us. */
-export interface ModelCard {
-  id: string
-  object: 'model'
-  created: number
-  owned_by: 'snoopi'
-  /** True once the bundle is loaded and warmed up. */
-  ready: boolean
-  display_name?: string
-  version?: string
-  sizes?: string[]
-  /** α of the default NASA form (with projection when `default_nasa_projection`). */
-  default_nasa_alpha?: number
-  default_nasa_projection?: boolean
-}
 
 /** What the service knows about the model it serves; `service` (and with it the bundle) is set once it has loaded. */
 export interface ServedModel {

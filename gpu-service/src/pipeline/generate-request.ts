@@ -1,13 +1,10 @@
 import { parseSeed } from '../diffusion/seed.ts'
 import { formatSize, nasaSettings, type ImageSize, type ModelBundle } from '../bundle/model-bundle.ts'
 
-import { IMAGE_FORMATS, type ImageFormat } from '../imaging/encode-image.ts'
+import { GUIDANCE_MODES, guidanceLimits, MAX_PROMPT_CHARS, OUTPUT_FORMATS, type GuidanceMode, type OutputFormat } from '../contract/limits.ts'
 
-export type OutputFormat = ImageFormat
-export const outputFormats: readonly OutputFormat[] = IMAGE_FORMATS
-
-/** Longest prompt accepted, in characters (CLIP reads 75 tokens; anything past that is dropped and reported). */
-export const MAX_PROMPT_CHARS = 2000
+export type { GuidanceMode, OutputFormat }
+export const outputFormats: readonly OutputFormat[] = OUTPUT_FORMATS
 /** Most images in one pipeline call. */
 export const MAX_BATCH = 16
 
@@ -22,8 +19,7 @@ export const MAX_BATCH = 16
  *   rows per image);
  * - `none`: ignore the negative prompt.
  */
-export type GuidanceMode = 'none' | 'nasa' | 'nag' | 'cfg'
-export const guidanceModes: readonly GuidanceMode[] = ['none', 'nasa', 'nag', 'cfg']
+export const guidanceModes: readonly GuidanceMode[] = GUIDANCE_MODES
 
 export interface GuidanceSpec {
   mode?: GuidanceMode
@@ -48,12 +44,6 @@ export type CallMode = GuidanceMode | 'nasa-proj'
 
 export const callMode = (g: ResolvedGuidance): CallMode => (g.mode === 'nasa' && g.projection ? 'nasa-proj' : g.mode)
 
-/** Ranges and defaults of the guidance values (NAG defaults from the NAG paper: φ 5, τ 2.5, α 0.25). */
-export const guidanceLimits = {
-  nasa: { alpha: [0, 2] },
-  nag: { scale: [1, 20, 5], tau: [1, 10, 2.5], alpha: [0, 1, 0.25] },
-  cfg: { scale: [1, 20, 2] },
-} as const
 
 /** One pipeline call: image i uses prompts[i], seeds[i] and, if given, negativePrompts[i]. */
 export interface GenerateRequest {

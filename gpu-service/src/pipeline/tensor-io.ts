@@ -1,5 +1,4 @@
-import type { Tensor } from 'onnxruntime-node'
-import { tensor, type TensorInfo } from '../runtime/onnx-backend.ts'
+import { tensor, type Tensor, type TensorInfo } from '../runtime/onnx-backend.ts'
 import { fromFloat16Array, toFloat16Array } from '../onnx/float16.ts'
 
 /**

@@ -1,8 +1,8 @@
 import * as ort from 'onnxruntime-node'
 
 /**
- * The one module that talks to ONNX Runtime: create, run, dispose, and the device → execution
- * provider table. Everything else uses these functions.
+ * The one module that talks to ONNX Runtime: create, run, dispose, tensors and their type, and the
+ * device → execution provider table. No other file imports `onnxruntime-node` (a test checks).
  */
 export type Device = 'cpu' | 'cuda'
 
@@ -67,11 +67,14 @@ export async function createSession(model: string | Uint8Array, options: Session
   throw new Error(`onnxruntime could not load ${path}: ${(lastError as Error)?.message ?? String(lastError)}`)
 }
 
-export type Feeds = Record<string, ort.Tensor>
+/** A tensor as ONNX Runtime holds it (fp16 data is a Uint16Array of bit patterns). */
+export type Tensor = ort.Tensor
+export type TensorType = ort.Tensor.Type
+export type Feeds = Record<string, Tensor>
 
-export const tensor = (type: ort.Tensor.Type, data: ort.Tensor.DataType, dims: readonly number[]): ort.Tensor => new ort.Tensor(type, data, dims)
+export const tensor = (type: TensorType, data: ort.Tensor.DataType, dims: readonly number[]): Tensor => new ort.Tensor(type, data, dims)
 
-export async function runSession(loaded: LoadedSession, feeds: Feeds, outputNames?: string[]): Promise<Record<string, ort.Tensor>> {
+export async function runSession(loaded: LoadedSession, feeds: Feeds, outputNames?: string[]): Promise<Record<string, Tensor>> {
   return outputNames ? loaded.session.run(feeds, outputNames) : loaded.session.run(feeds)
 }
 

@@ -240,15 +240,55 @@ def ort_providers(env: dict) -> list[str]:
     return ort.get("providers", []) if isinstance(ort, dict) else []
 
 
+def probe_ort_cuda() -> str | None:
+    """None if a one-node model really runs on onnxruntime's CUDA provider, else why not (it falls back to the CPU quietly)."""
+    try:
+        import numpy as np
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])
+        graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "probe", [x], [y])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        s = ort.InferenceSession(model.SerializeToString(), providers=["CUDAExecutionProvider"])
+        if s.get_providers()[0] != "CUDAExecutionProvider":
+            return f"the session fell back to {s.get_providers()}"
+        s.run(None, {"x": np.ones(4, dtype=np.float32)})
+        del onnx
+        return None
+    except Exception as e:  # noqa: BLE001
+        return f"{type(e).__name__}: {str(e)[:300]}"
+
+
 def gpu_runtimes(env: dict) -> list[str]:
     """Working GPU runtimes, best first."""
     found = []
     if "CUDAExecutionProvider" in ort_providers(env):
-        found.append("onnxruntime-cuda")
+        why = probe_ort_cuda()
+        env["onnxruntimeCudaProbe"] = why or "ok"
+        if why is None:
+            found.append("onnxruntime-cuda")
     t = env.get("torch")
     if isinstance(t, dict) and t.get("cudaAvailable"):
         found.append("torch-cuda")
     return found
+
+
+def service_status(env: dict) -> dict:
+    """The Node service on the device: dropped before trying (README.md, "The service run")."""
+    ort = env.get("onnxruntime")
+    libs = ort.get("providerLibraries", []) if isinstance(ort, dict) else []
+    return {
+        "attempted": False,
+        "status": "dropped",
+        "reason": "a Node binary (xz, stripped: 26.2 MB) + onnxruntime-node's libonnxruntime.so.1 (xz: 12.6 MB) + sharp's libvips (xz: 6.4 MB) "
+        "+ the working tree (~19 MiB) + this carry (~5 MiB) is ~69 MB, over the device tool's 64 MiB",
+        "deviceOnnxruntimeVersion": ort.get("version") if isinstance(ort, dict) else None,
+        "deviceCudaProviderLibrary": "libonnxruntime_providers_cuda.so" in libs,
+    }
 
 
 def make_runner(runtime: str, plan, index, latent, work):
@@ -270,6 +310,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--runtime", default="auto", help="auto (best GPU runtime), or e.g. torch-cpu, onnxruntime-cpu")
     ap.add_argument("--dtypes", default=None, help="comma list; default: the carried ones in plan order")
     ap.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
+    ap.add_argument("--latent", type=int, default=None, help="latent side override (a CPU check of the sd21 graphs: 8)")
+    ap.add_argument("--batches", default=None, help="comma list overriding the preset's batches")
     args = ap.parse_args(argv)
 
     started_wall, t_start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), time.perf_counter()
@@ -280,6 +322,10 @@ def main(argv: list[str]) -> int:
     with open(os.path.join(args.carry, "index.json")) as f:
         index = json.load(f)
     preset = index["preset"]
+    if args.latent:
+        plan["presets"][preset]["latentSide"] = args.latent
+    if args.batches:
+        plan["presets"][preset]["batches"] = [int(b) for b in args.batches.split(",")]
     latent = plan["presets"][preset]["latentSide"]
 
     env = environment(args.dry_run)
@@ -302,7 +348,7 @@ def main(argv: list[str]) -> int:
         "latentSide": latent, "imageSide": latent * 8, "startedAt": started_wall, "environment": env,
         "plan": {k: plan[k] for k in ("rounds", "minRounds", "warmupRuns", "budgetS", "groupMinS")} | {"budgetS": budget, "batches": plan["presets"][preset]["batches"]},
         "carry": {k: index.get(k) for k in ("gitCommit", "createdAt", "rewrites")},
-        "weights": [], "groups": [], "service": {"attempted": False, "status": "see run.sh"}, "notes": [],
+        "weights": [], "groups": [], "service": service_status(env), "notes": [],
     }
     out_path = os.path.join(args.out, "device-bench.json")
 
@@ -329,8 +375,9 @@ def main(argv: list[str]) -> int:
         result["groups"].append(entry)
     for i, (g, runtime, entry) in enumerate(groups):
         remaining = deadline - time.perf_counter()
-        if "status" not in entry and remaining < plan["groupMinS"]:
-            entry.update(status="skipped", reason=f"budget: {remaining:.0f} s left, a group needs {plan['groupMinS']} s")
+        need = g.get("minS", plan["groupMinS"])
+        if "status" not in entry and remaining < need:
+            entry.update(status="skipped", reason=f"budget: {remaining:.0f} s left, this group needs {need} s")
         if "status" in entry:
             log(f"group {entry['runtime']} {g['dtype']}: {entry['status']} ({entry['reason']})")
             save()

@@ -123,7 +123,7 @@ class NodeRunner implements Runner {
   }
 }
 
-type GroupEntry = Record<string, unknown> & { runtime: string; dtype: Dtype }
+type GroupEntry = Record<string, unknown> & { runtime: string; dtype: Dtype; status?: string; reason?: string }
 const groups: GroupEntry[] = []
 const result = {
   schema: RESULT_SCHEMA,
@@ -160,7 +160,7 @@ for (const [i, g] of runnable.entries()) {
   const remaining = deadline - performance.now() / 1000
   if (!entry.status && remaining < plan.groupMinS) Object.assign(entry, { status: 'skipped', reason: `budget: ${remaining.toFixed(0)} s left` })
   if (entry.status) {
-    console.log(`group ${entry.runtime} ${g.dtype}: ${String(entry.status)} (${String(entry.reason)})`)
+    console.log(`group ${entry.runtime} ${g.dtype}: ${entry.status} (${entry.reason ?? ''})`)
     continue
   }
   const shares = runnable.slice(i).filter((_, j) => !groups[i + j]!.status).map((x) => x.share ?? 1)
@@ -176,7 +176,7 @@ for (const [i, g] of runnable.entries()) {
     if (Object.keys(measured.errors).length) entry.errors = measured.errors
   } catch (error) {
     Object.assign(entry, { status: 'failed', reason: `${(error as Error).name}: ${(error as Error).message.split('\n')[0]!.slice(0, 500)}` })
-    console.log(`  failed: ${String(entry.reason)}`)
+    console.log(`  failed: ${entry.reason ?? ''}`)
   } finally {
     await runner.release()
   }

@@ -167,6 +167,17 @@ export function summarize(cases: Case[], measured: Measured) {
 
 export type Summary = ReturnType<typeof summarize>
 
+/** The result JSON both runners write (the parts the tests and the README read). */
+export interface DeviceResult {
+  schema: typeof RESULT_SCHEMA
+  runner: 'python' | 'node'
+  mode: 'device' | 'dry-run'
+  preset: string
+  weights: { dtype: string; manifest: string; bytes: number; sha256MatchesTypeScript: boolean | null }[]
+  groups: (Partial<Summary> & { runtime: string; dtype: string; status: 'measured' | 'skipped' | 'failed'; reason?: string; rounds?: number })[]
+  [key: string]: unknown
+}
+
 /** Deterministic feeds shaped by a graph's declared inputs (values differ from NumPy's; only shapes and dtypes matter for timing). */
 export function feedArrays(inputs: TensorSpec[], c: Case, plan: Plan, latent: number, padId: number) {
   const n = c.runBatch

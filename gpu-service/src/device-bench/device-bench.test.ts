@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { prepareCarry, type CarryIndex } from '../../bench/device/carry.ts'
-import { groupCases, loadPlan, summarize } from '../../bench/device/plan.ts'
+import { groupCases, loadPlan, summarize, type DeviceResult } from '../../bench/device/plan.ts'
 import { DEVICE_DIR, findPython, runPython } from '../../bench/device/python.ts'
 import { fileSha256, readManifest, writeWeightData } from '../onnx/weight-manifest.ts'
 
@@ -58,29 +58,29 @@ describe.skipIf(!python)('device_bench.py --dry-run and its Node twin', () => {
   it('run the same cases and write the same JSON schema', () => {
     const out = mkdtempSync(join(tmpdir(), 'snoopi-device-out-'))
     runPython(python!, ['device_bench.py', '--dry-run', '--carry', carry, '--out', out, '--work', join(out, 'work'), '--budget-s', '60'])
-    const py = JSON.parse(readFileSync(join(out, 'device-bench.json'), 'utf8'))
+    const py = JSON.parse(readFileSync(join(out, 'device-bench.json'), 'utf8')) as DeviceResult
     expect([py.schema, py.mode, py.runner, py.preset]).toEqual(['snoopi-device-bench/1', 'dry-run', 'python', 'tiny'])
-    expect(py.weights.every((w: { sha256MatchesTypeScript: boolean }) => w.sha256MatchesTypeScript)).toBe(true)
-    expect(py.groups.map((g: { status: string }) => g.status)).toEqual(['measured', 'measured', 'skipped'])
+    expect(py.weights.every((w) => w.sha256MatchesTypeScript)).toBe(true)
+    expect(py.groups.map((g) => g.status)).toEqual(['measured', 'measured', 'skipped'])
     for (const [i, g] of py.groups.slice(0, 2).entries()) {
       const cases = groupCases(plan, 'tiny', plan.groups[i]!).map(({ component, variant, batch, runBatch, graph }) => ({ component, variant, batch, runBatch, graph }))
-      expect(g.cases.map(({ component, variant, batch, runBatch, graph }: Record<string, unknown>) => ({ component, variant, batch, runBatch, graph }))).toEqual(cases)
+      expect(g.cases!.map(({ component, variant, batch, runBatch, graph }) => ({ component, variant, batch, runBatch, graph }))).toEqual(cases)
       expect(g.rounds).toBe(plan.rounds)
-      expect(g.pipeline.length).toBe(plan.presets.tiny!.batches.length * plan.variants.length)
+      expect(g.pipeline!.length).toBe(plan.presets.tiny!.batches.length * plan.variants.length)
     }
 
     const nodeOut = join(out, 'node.json')
     const node = spawnSync(process.execPath, [join(DEVICE_DIR, 'dry-run.ts'), '--out', nodeOut, '--work', join(out, 'node-work'), '--budget-s', '60'], { encoding: 'utf8' })
     expect(node.status, node.stderr).toBe(0)
-    const js = JSON.parse(readFileSync(nodeOut, 'utf8'))
+    const js = JSON.parse(readFileSync(nodeOut, 'utf8')) as DeviceResult
     const keys = (o: object) => Object.keys(o).sort()
     expect(keys(js)).toEqual(keys(py))
-    expect(js.groups.map((g: { status: string }) => g.status)).toEqual(['measured', 'measured', 'skipped'])
+    expect(js.groups.map((g) => g.status)).toEqual(['measured', 'measured', 'skipped'])
     for (const part of ['cases', 'pipeline', 'ratios'] as const) {
-      expect(keys(js.groups[0][part][0]), part).toEqual(keys(py.groups[0][part][0]))
-      expect(js.groups[1][part].length, part).toBe(py.groups[1][part].length)
+      expect(keys(js.groups[0]![part]![0]!), part).toEqual(keys(py.groups[0]![part]![0]!))
+      expect(js.groups[1]![part]!.length, part).toBe(py.groups[1]![part]!.length)
     }
-    expect(keys(js.groups[0])).toEqual(keys(py.groups[0]))
+    expect(keys(js.groups[0]!)).toEqual(keys(py.groups[0]!))
   }, 180_000)
 
   it('summarize matches bench_plan.summarize on the same samples', () => {
@@ -89,12 +89,12 @@ describe.skipIf(!python)('device_bench.py --dry-run and its Node twin', () => {
     const script = `import json, sys, bench_plan as b
 p = b.load_plan(); cs = b.group_cases(p, "tiny", p["groups"][0])
 print(json.dumps(b.summarize(cs, {"samples": json.loads(sys.argv[1]), "errors": {}})))`
-    const py = JSON.parse(runPython(python!, ['-c', script, JSON.stringify(samples)]))
+    const py = JSON.parse(runPython(python!, ['-c', script, JSON.stringify(samples)])) as ReturnType<typeof summarize>
     const js = summarize(cases, { rounds: 3, samples, errors: {}, roundSecondsEstimate: 0 })
     expect(js.ratios.map((r) => [r.variant, r.batch, r.unetVsPlain!.toFixed(12), r.pipelineVsPlain!.toFixed(12)])).toEqual(
-      py.ratios.map((r: Record<string, number>) => [r.variant, r.batch, r.unetVsPlain!.toFixed(12), r.pipelineVsPlain!.toFixed(12)]),
+      py.ratios.map((r) => [r.variant, r.batch, r.unetVsPlain!.toFixed(12), r.pipelineVsPlain!.toFixed(12)]),
     )
-    expect(js.pipeline.map((p) => p.imagesPerSecond.toFixed(9))).toEqual(py.pipeline.map((p: { imagesPerSecond: number }) => p.imagesPerSecond.toFixed(9)))
+    expect(js.pipeline.map((p) => p.imagesPerSecond.toFixed(9))).toEqual(py.pipeline.map((p) => p.imagesPerSecond.toFixed(9)))
   })
 })
 

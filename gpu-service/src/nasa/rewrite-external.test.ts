@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node'
 import { describe, expect, it } from 'vitest'
 import { presets } from '../model-builder/presets.ts'
 import { buildUnet, crossAttentionLayerCount } from '../model-builder/unet.ts'
-import { decodeModel, encodeModel, type TensorProto } from '../onnx/onnx-proto.ts'
+import { decodeModel, encodeModel, onnx, type TensorProto } from '../onnx/onnx-proto.ts'
 import { DATA_FILE, MANIFEST_FILE, writeWeightData } from '../onnx/weight-manifest.ts'
 import { checkGraph } from './graph-check.ts'
 import type { GuidanceMode } from './rewrite-context.ts'
@@ -21,8 +21,9 @@ function structureOnlyUnet(): string {
   return dir
 }
 
+const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL
 const externalRefs = (tensors: TensorProto[]) =>
-  new Map(tensors.filter((t) => t.dataLocation === 1).map((t) => [t.name, JSON.stringify(t.externalData!.map((e) => [e.key, e.value]))]))
+  new Map(tensors.filter((t) => t.dataLocation === EXTERNAL).map((t) => [t.name, JSON.stringify(t.externalData!.map((e) => [e.key, e.value]))]))
 
 const newInputs: Record<GuidanceMode, string[]> = {
   nasa: ['nasa_scale', 'negative_encoder_hidden_states'],
@@ -42,7 +43,7 @@ describe('NASA/NAG rewrite of a structure-only (external-data) UNet', () => {
     expect(names.slice(3).sort()).toEqual(newInputs[mode])
     expect(externalRefs(after.graph!.initializer!)).toEqual(externalRefs(before.initializer!))
     // The rewrite's own constants are small and inline.
-    for (const t of after.graph!.initializer!.filter((x) => x.dataLocation !== 1)) expect(t.rawData!.length).toBeLessThan(24_000)
+    for (const t of after.graph!.initializer!.filter((x) => x.dataLocation !== EXTERNAL)) expect(t.rawData!.length).toBeLessThan(24_000)
     expect(checkGraph(after)).toEqual([])
     expect(statSync(join(dir, `model.${mode}.onnx`)).size).toBeLessThan(400_000)
   })

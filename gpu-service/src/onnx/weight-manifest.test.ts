@@ -7,12 +7,15 @@ import { presets } from '../model-builder/presets.ts'
 import { buildTextEncoder } from '../model-builder/text-encoder.ts'
 import { buildUnet } from '../model-builder/unet.ts'
 import { buildVaeDecoder } from '../model-builder/vae-decoder.ts'
-import { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
+import * as ort from 'onnxruntime-node'
+import { rewriteForNegativeGuidance } from '../nasa/rewrite.ts'
+import { rewriteModelFile } from '../nasa/rewrite-file.ts'
 import { testBundle } from '../testing/bundles.ts'
 import { GraphBuilder } from './graph-builder.ts'
-import { decodeModel, encodeModel, toNumber } from './onnx-proto.ts'
+import { decodeModel, encodeModel, onnx, toNumber } from './onnx-proto.ts'
 import { DATA_FILE, fileSha256, MANIFEST_FILE, manifestSha256, normalsAt, readManifest, weightBytes, writeWeightData } from './weight-manifest.ts'
 
+const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL
 const builders = {
   text_encoder: (dtype: 'fp32' | 'fp16', external?: string) => buildTextEncoder(presets.tiny.textEncoder, 4, dtype, external),
   unet: (dtype: 'fp32' | 'fp16', external?: string) => buildUnet(presets.tiny.unet, 'decomposed', 5, dtype, external),
@@ -36,13 +39,13 @@ describe('structure-only graphs (external weights + manifest)', () => {
       const builder = build(dtype, DATA_FILE)
       const manifest = builder.weightManifest()
       const graph = decodeModel(encodeModel(builder.toModel())).graph!
-      const external = graph.initializer!.filter((t) => t.dataLocation === 1)
+      const external = graph.initializer!.filter((t) => t.dataLocation === EXTERNAL)
       expect(external.length, name).toBe(manifest.tensors.length)
       let offset = 0
       for (const [i, t] of external.entries()) {
         const entry = manifest.tensors[i]!
-        const info = Object.fromEntries(t.externalData!.map((e) => [e.key, e.value]))
-        const count = t.dims!.reduce((a, d) => a * toNumber(d), 1)
+        const info = Object.fromEntries(t.externalData!.map((e) => [e.key, e.value])) as Record<string, string>
+        const count = t.dims!.map(toNumber).reduce((a, d) => a * d, 1)
         expect([t.name, t.dims!.map(toNumber), t.rawData?.length ?? 0]).toEqual([entry.name, entry.dims, 0])
         expect(info).toEqual({ location: DATA_FILE, offset: String(offset), length: String(count * (dtype === 'fp16' ? 2 : 4)) })
         expect([entry.offset, entry.length]).toEqual([offset, Number(info.length)])
@@ -50,7 +53,7 @@ describe('structure-only graphs (external weights + manifest)', () => {
       }
       expect(manifest.bytes).toBe(offset)
       // What stays inline is small: shapes, scalars, the time frequencies, the causal mask.
-      for (const t of graph.initializer!.filter((x) => x.dataLocation !== 1)) expect(t.rawData!.length, `${name} ${t.name}`).toBeLessThan(24_000)
+      for (const t of graph.initializer!.filter((x) => x.dataLocation !== EXTERNAL)) expect(t.rawData!.length, `${name} ${t.name}`).toBeLessThan(24_000)
     }
   })
 
@@ -62,7 +65,7 @@ describe('structure-only graphs (external weights + manifest)', () => {
     }
   })
 
-  it('a structure-only bundle with its weights written generates the same images as the inline bundle', async () => {
+  it('a structure-only bundle with its weights written makes the same images as the inline bundle (text encoder → UNet, plain and NASA → VAE)', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'snoopi-structure-')), 'tiny')
     writeBundle({ preset: presets.tiny, out: dir, weights: 'manifest' })
     for (const folder of ['text_encoder', 'unet', 'vae_decoder']) {
@@ -76,17 +79,30 @@ describe('structure-only graphs (external weights + manifest)', () => {
       expect(writeWeightData(manifestPath).skipped).toBe(true)
       expect(statSync(join(dir, folder, 'model.onnx')).size).toBeLessThan(400_000)
     }
-    expect(JSON.parse(readFileSync(join(dir, 'snoopi.json'), 'utf8')).weights).toBe('manifest')
-    const request = { prompts: ['a red circle', 'a blue square'], seeds: [3, 4], negativePrompts: ['blue', 'red'], guidance: { mode: 'nasa' as const, projection: false } }
-    const [structured, inline] = await Promise.all([OneStepPipeline.load(dir, { threads: 1 }), OneStepPipeline.load(testBundle('tiny'), { threads: 1 })])
-    try {
-      for (const extra of [{}, request]) {
-        const base = { prompts: request.prompts, seeds: request.seeds }
-        const [a, b] = await Promise.all([structured.generate({ ...base, ...extra }), inline.generate({ ...base, ...extra })])
-        for (const [i, image] of a.images.entries()) expect(Buffer.from(image.data).equals(Buffer.from(b.images[i]!.data))).toBe(true)
+    expect((JSON.parse(readFileSync(join(dir, 'snoopi.json'), 'utf8')) as { weights?: string }).weights).toBe('manifest')
+    rewriteModelFile(join(dir, 'unet/model.onnx'), join(dir, 'unet/model.nasa.onnx'), { mode: 'nasa' })
+    const inline = testBundle('tiny')
+    const inlineNasa = decodeModel(readFileSync(join(inline, 'unet/model.onnx')))
+    rewriteForNegativeGuidance(inlineNasa, { mode: 'nasa' })
+
+    const images = async (files: { text: string; unet: string | Uint8Array; vae: string }, guided: boolean) => {
+      const [text, unet, vae] = await Promise.all([files.text, files.unet, files.vae].map((f) => (typeof f === 'string' ? ort.InferenceSession.create(f) : ort.InferenceSession.create(f))))
+      const ids = (offset: number) => new ort.Tensor('int32', Int32Array.from({ length: 2 * 77 }, (_, i) => (i % 77 === 0 ? 49406 : i % 77 < 5 ? 320 + offset + i : 49407)), [2, 77])
+      const hidden = async (offset: number) => (await text!.run({ input_ids: ids(offset) })).last_hidden_state!
+      const feeds: Record<string, ort.Tensor> = {
+        sample: new ort.Tensor('float32', Float32Array.from({ length: 2 * 4 * 64 }, (_, i) => Math.sin(i * 0.7)), [2, 4, 8, 8]),
+        timestep: new ort.Tensor('float32', new Float32Array([999]), []),
+        encoder_hidden_states: await hidden(0),
       }
-    } finally {
-      await Promise.all([structured.dispose(), inline.dispose()])
+      if (guided) Object.assign(feeds, { negative_encoder_hidden_states: await hidden(9), nasa_scale: new ort.Tensor('float32', new Float32Array([0.5, 1]), [2]) })
+      const latent = (await unet!.run(feeds)).out_sample!
+      const pixels = (await vae!.run({ latent_sample: latent })).sample!.data as Float32Array
+      await Promise.all([text!, unet!, vae!].map((s) => s.release()))
+      return Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)
     }
+    const structured = (unet: string) => ({ text: join(dir, 'text_encoder/model.onnx'), unet: join(dir, unet), vae: join(dir, 'vae_decoder/model.onnx') })
+    const fromInline = (unet: string | Uint8Array) => ({ text: join(inline, 'text_encoder/model.onnx'), unet, vae: join(inline, 'vae_decoder/model.onnx') })
+    expect((await images(structured('unet/model.onnx'), false)).equals(await images(fromInline(join(inline, 'unet/model.onnx')), false))).toBe(true)
+    expect((await images(structured('unet/model.nasa.onnx'), true)).equals(await images(fromInline(encodeModel(inlineNasa)), true))).toBe(true)
   })
 })

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util'
 import { benchBundle } from './bench-bundle.ts'
-import type { GenerateRequest, GuidanceSpec } from '../src/pipeline/generate-request.ts'
+import { batchOf, type Batch } from '../src/generation/batch.ts'
+import { validateGeneration, type GuidanceSpec } from '../src/generation/generation-request.ts'
 import { OneStepPipeline } from '../src/pipeline/one-step-pipeline.ts'
 
 const usage = `Usage: npm run bench:nasa [-- --rounds N --batch B --bundle DIR]
@@ -40,17 +41,22 @@ const modes = ['plain', 'nasa', 'nasa-proj', 'nag', 'cfg'] as const
 type Mode = (typeof modes)[number]
 const guidanceOf = (mode: Exclude<Mode, 'plain'>): GuidanceSpec =>
   mode === 'nasa-proj' ? { mode: 'nasa', projection: true } : mode === 'nasa' ? { mode, projection: false } : { mode }
-const request = (mode: Mode, round: number): GenerateRequest => ({
-  prompts: Array.from({ length: batch }, (_, i) => `a red circle and a blue square ${i}`),
-  seeds: Array.from({ length: batch }, (_, i) => BigInt(round * 8 + i + 8)),
-  ...(mode === 'plain' ? {} : { negativePrompts: Array.from({ length: batch }, () => 'blue square'), guidance: guidanceOf(mode) }),
-})
+const batchFor = (mode: Mode, round: number): Batch =>
+  batchOf(
+    Array.from({ length: batch }, (_, i) =>
+      validateGeneration(pipeline.bundle, {
+        prompt: `a red circle and a blue square ${i}`,
+        seed: BigInt(round * 8 + i + 8),
+        ...(mode === 'plain' ? {} : { negativePrompt: 'blue square', guidance: guidanceOf(mode) }),
+      }),
+    ),
+  )
 
 const samples = new Map<Mode, { unet: number; total: number }[]>(modes.map((m) => [m, []]))
-for (const mode of modes) await pipeline.generate(request(mode, 0)) // warm-up
+for (const mode of modes) await pipeline.run(batchFor(mode, 0)) // warm-up
 for (let round = 1; round <= rounds; round++) {
   for (const mode of modes) {
-    const { timings } = await pipeline.generate(request(mode, round))
+    const { timings } = await pipeline.run(batchFor(mode, round))
     samples.get(mode)!.push({ unet: timings.unet, total: timings.total })
   }
   console.error(`round ${round}/${rounds} done`)

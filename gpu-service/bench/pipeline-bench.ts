@@ -5,8 +5,9 @@
  */
 import { parseArgs } from 'node:util'
 import { benchBundle } from './bench-bundle.ts'
-import { validateRequest } from '../src/pipeline/generate-request.ts'
-import { OneStepPipeline, type StageTimings } from '../src/pipeline/one-step-pipeline.ts'
+import { batchOf, type StageTimings } from '../src/generation/batch.ts'
+import { validateGeneration } from '../src/generation/generation-request.ts'
+import { OneStepPipeline } from '../src/pipeline/one-step-pipeline.ts'
 
 const usage = `Usage: npm run bench:pipeline [-- --rounds N --batch-sizes 1,4 --bundle DIR]
 
@@ -44,8 +45,7 @@ const samples = new Map<number, StageTimings[]>(batchSizes.map((b) => [b, []]))
 
 async function once(batch: number, round: number): Promise<StageTimings> {
   const prompts = Array.from({ length: batch }, (_, i) => `a red circle and a blue square, round ${round} image ${i}`)
-  const request = validateRequest(pipeline.bundle, { prompts, seeds: prompts.map((_, i) => BigInt((round + 1) * 16 + i)) })
-  const { timings } = await pipeline.generate(request)
+  const { timings } = await pipeline.run(batchOf(prompts.map((prompt, i) => validateGeneration(pipeline.bundle, { prompt, seed: BigInt((round + 1) * 16 + i) }))))
   return timings
 }
 

@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util'
 import { benchBundle } from './bench-bundle.ts'
 import { signRequest } from '../src/contract/request-signature.ts'
 import { loadServiceConfig } from '../src/config/service-config.ts'
+import { batchOf } from '../src/generation/batch.ts'
+import { validateGeneration } from '../src/generation/generation-request.ts'
 import { startServer } from '../src/http/server.ts'
 import { ServiceMetrics } from '../src/metrics/service-metrics.ts'
 import type { ServedModel } from '../src/models/model-catalog.ts'
@@ -52,11 +54,7 @@ async function direct(batch: number, images = total): Promise<number> {
   const started = performance.now()
   for (let done = 0; done < images; done += batch) {
     const count = Math.min(batch, images - done)
-    await worker.generate({
-      prompts: Array.from({ length: count }, () => 'a red circle and a blue square'),
-      seeds: Array.from({ length: count }, (_, i) => BigInt(done + i)),
-      size: { width, height },
-    })
+    await worker.run(batchOf([validateGeneration(worker.bundle, { prompt: 'a red circle and a blue square', n: count, seed: BigInt(done), size: { width, height } })]))
   }
   return images / ((performance.now() - started) / 1000)
 }

@@ -2,6 +2,8 @@
 import { defaultBundleDir } from './bundle/default-bundle.ts'
 import { loadBundle, nasaSettings } from './bundle/model-bundle.ts'
 import { ConfigError, loadServiceConfig, type ServiceConfig } from './config/service-config.ts'
+import { batchOf } from './generation/batch.ts'
+import { validateGeneration } from './generation/generation-request.ts'
 import { startServer } from './http/server.ts'
 import { startEmfPublisher } from './metrics/emf-publisher.ts'
 import { ServiceMetrics } from './metrics/service-metrics.ts'
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
     cacheDir: config.MODEL_CACHE_DIR,
   })
   running.pipeline = pipeline
-  const warm = await pipeline.generate({ prompts: ['warm-up'], seeds: [0] })
+  const warm = await pipeline.run(batchOf([validateGeneration(pipeline.bundle, { prompt: 'warm-up', seed: 0n })]))
   const service = new ImageService(pipeline, metrics, {
     maxBatchSize: config.MAX_BATCH_SIZE,
     maxDelayMs: config.BATCH_DELAY_MS,

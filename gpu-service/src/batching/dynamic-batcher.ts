@@ -1,3 +1,5 @@
+import { ClientGoneError, DeadlineError, QueueFullError, ShuttingDownError } from '../service/service-error.ts'
+
 /**
  * Dynamic batching with a bounded queue.
  *
@@ -5,26 +7,9 @@
  * (size, guidance mode, format) so they run as one batch of at most `maxBatchSize` images; a job is
  * never held past its deadline, and one that is already past it is failed instead of run. One batch
  * runs at a time (the GPU is one device). When the queue holds `maxQueuedImages`, new jobs are
- * refused with a Retry-After computed from the measured service rate.
+ * refused with a Retry-After computed from the measured service rate. Refusals are ServiceErrors
+ * (service/service-error.ts): QueueFullError, ShuttingDownError, DeadlineError, ClientGoneError.
  */
-
-export class QueueFullError extends Error {
-  override name = 'QueueFullError'
-  readonly retryAfterSeconds: number
-  constructor(retryAfterSeconds: number) {
-    super(`the queue is full; retry in ${retryAfterSeconds} s`)
-    this.retryAfterSeconds = retryAfterSeconds
-  }
-}
-export class DeadlineError extends Error {
-  override name = 'DeadlineError'
-}
-export class ClientGoneError extends Error {
-  override name = 'ClientGoneError'
-}
-export class ShuttingDownError extends Error {
-  override name = 'ShuttingDownError'
-}
 
 export interface BatcherOptions<P, R> {
   /** Images per batch (default 4). A single job larger than this runs alone. */
@@ -33,8 +18,8 @@ export interface BatcherOptions<P, R> {
   maxDelayMs?: number
   /** Images waiting at most (default 64). */
   maxQueuedImages?: number
-  /** Runs one batch; returns one result per job, in order. */
-  run: (batch: Job<P, R>[]) => Promise<R[]>
+  /** Runs the jobs of one batch; returns one result per job, in order. */
+  run: (jobs: Job<P, R>[]) => Promise<R[]>
   /** Initial guess of the service rate until one is measured (default 1 image/s). */
   initialImagesPerSecond?: number
   now?: () => number
@@ -101,7 +86,8 @@ export class DynamicBatcher<P, R> {
     return Math.max(1, Math.ceil((this.queuedImages + this.runningImages) / this.imagesPerSecond))
   }
 
-  submit(key: string, images: number, payload: P, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<R> {
+  /** Queues a job of `images` images; resolves with its result once the batch it joined has run. */
+  enqueue(key: string, images: number, payload: P, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<R> {
     if (this.closed) return Promise.reject(new ShuttingDownError('the service is shutting down'))
     if (signal?.aborted) return Promise.reject(new ClientGoneError('the client went away'))
     if (this.queuedImages + images > this.options.maxQueuedImages) return Promise.reject(new QueueFullError(this.retryAfterSeconds()))

@@ -65,7 +65,7 @@ describe('snoopi make-bundle and generate', () => {
     [['generate', '--prompt', 'x', '--out', '/tmp/x.png'], 2, /--bundle is required/],
     [['generate', '--bundle', 'B', '--prompt', 'x', '--out', '/tmp/x.png', '--seed=-4'], 2, /--seed must be an integer/],
     [['generate', '--bundle', 'B', '--prompt', 'x', '--out', '/tmp/x.png', '--size', '64x60'], 2, /multiples of 8/],
-    [['generate', '--bundle', 'B', '--prompt', '', '--out', '/tmp/x.png'], 2, /prompt 0 is empty/],
+    [['generate', '--bundle', 'B', '--prompt', '', '--out', '/tmp/x.png'], 2, /the prompt is empty/],
     [['generate', '--bundle', '/nonexistent', '--prompt', 'x', '--out', '/tmp/x.png'], 1, /model bundle: \/nonexistent: not a directory/],
     [['make-bundle', '--preset', 'huge', '--out', '/tmp/x'], 2, /unknown preset "huge" \(tiny, bench, sd21\)/],
     [['make-bundle', '--preset', 'tiny', '--out', '/tmp/x', '--attention', 'flash'], 2, /unknown attention form "flash"/],

@@ -1,8 +1,11 @@
 import { writeFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { formatSize, parseSize } from '../bundle/model-bundle.ts'
-import { PipelineInputError, guidanceModes, outputFormats, type GuidanceMode, type GuidanceSpec, type OutputFormat } from '../pipeline/generate-request.ts'
+import { GUIDANCE_MODES, OUTPUT_FORMATS } from '../contract/limits.ts'
+import { batchOf } from '../generation/batch.ts'
+import { validateGeneration, type GuidanceSpec } from '../generation/generation-request.ts'
 import { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
+import { InvalidRequestError } from '../service/service-error.ts'
 import { CliError, parseCliArgs, type Command } from './command.ts'
 
 const usage = `Usage: snoopi generate --bundle <dir> --prompt "<text>" --out <file.png> [options]
@@ -25,6 +28,9 @@ Options:
   --format <png|webp|jpeg> default: from the --out extension, else png
   --device <cpu|cuda>     execution provider (default cpu; cuda falls back to cpu with a log line)
   --out <file>            where to write the image`
+
+/** `value` as a member of `list`, or undefined. */
+const oneOf = <T extends string>(list: readonly T[], value: string): T | undefined => list.find((item) => item === value)
 
 function outPaths(out: string, batch: number): string[] {
   if (batch === 1) return [out]
@@ -61,7 +67,8 @@ export const generateCommand: Command = {
     if (!values.bundle) throw new CliError('--bundle is required', 2)
     if (values.prompt === undefined) throw new CliError('--prompt is required', 2)
     if (!values.out) throw new CliError('--out is required', 2)
-    if (!(guidanceModes as readonly string[]).includes(values.guidance)) throw new CliError(`--guidance must be one of ${guidanceModes.join(', ')}`, 2)
+    const mode = oneOf(GUIDANCE_MODES, values.guidance)
+    if (!mode) throw new CliError(`--guidance must be one of ${GUIDANCE_MODES.join(', ')}`, 2)
     const number = (name: 'alpha' | 'scale' | 'tau') => {
       const raw = values[name]
       if (raw === undefined) return undefined
@@ -70,15 +77,15 @@ export const generateCommand: Command = {
       return n
     }
     if (values.projection !== undefined && values.projection !== 'on' && values.projection !== 'off') throw new CliError('--projection must be on or off', 2)
-    const guidance: GuidanceSpec = { mode: values.guidance as GuidanceMode, alpha: number('alpha'), scale: number('scale'), tau: number('tau') }
+    const guidance: GuidanceSpec = { mode, alpha: number('alpha'), scale: number('scale'), tau: number('tau') }
     if (values.projection !== undefined) guidance.projection = values.projection === 'on'
     const batch = Number(values.batch)
     if (!Number.isInteger(batch) || batch < 1 || batch > 16) throw new CliError('--batch must be an integer from 1 to 16', 2)
     if (!/^\d{1,20}$/.test(values.seed)) throw new CliError('--seed must be an integer in [0, 2^64-1]', 2)
     const seed = BigInt(values.seed)
     if (values.size !== undefined && !/^\d+x\d+$/.test(values.size)) throw new CliError('--size must look like 512x512', 2)
-    const format = (values.format ?? (extname(values.out).slice(1).toLowerCase().replace('jpg', 'jpeg') || 'png')) as OutputFormat
-    if (!outputFormats.includes(format)) throw new CliError(`--format must be one of ${outputFormats.join(', ')}`, 2)
+    const format = oneOf(OUTPUT_FORMATS, values.format ?? (extname(values.out).slice(1).toLowerCase().replace('jpg', 'jpeg') || 'png'))
+    if (!format) throw new CliError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`, 2)
     if (values.device !== 'cpu' && values.device !== 'cuda') throw new CliError('--device must be cpu or cuda', 2)
 
     const progress = (line: string) => io.stderr.write(`${line}\n`)
@@ -89,14 +96,17 @@ export const generateCommand: Command = {
       throw new CliError((error as Error).message, 1)
     }
     try {
-      const { images, timings } = await pipeline.generate({
-        prompts: Array.from({ length: batch }, () => values.prompt as string),
-        negativePrompts: Array.from({ length: batch }, () => values['negative-prompt']),
-        guidance,
-        seeds: Array.from({ length: batch }, (_, i) => seed + BigInt(i)),
+      // The same check as the HTTP route's, against the loaded bundle; a bad value is exit code 2.
+      const request = validateGeneration(pipeline.bundle, {
+        prompt: values.prompt,
+        negativePrompt: values['negative-prompt'],
+        n: batch,
+        seed,
         size: values.size ? parseSize(values.size) : undefined,
         outputFormat: format,
+        guidance,
       })
+      const { images, timings } = await pipeline.run(batchOf([request]))
       const paths = outPaths(values.out, batch)
       images.forEach((image, i) => writeFileSync(paths[i] as string, image.data))
       const dropped = images[0]?.droppedTokens ?? 0
@@ -107,7 +117,7 @@ export const generateCommand: Command = {
           `[text ${Math.round(timings.textEncoder)} ms, unet ${Math.round(timings.unet)} ms, vae ${Math.round(timings.vae)} ms, encode ${Math.round(timings.encode)} ms]`,
       )
     } catch (error) {
-      if (error instanceof PipelineInputError) throw new CliError(error.message, 2)
+      if (error instanceof InvalidRequestError) throw new CliError(error.message, 2)
       throw error
     } finally {
       await pipeline.dispose()

@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { signedRequests } from '../auth/signed-requests.ts'
 import type { ServiceConfig } from '../config/service-config.ts'
 import { modelCard, type ServedModel } from '../models/model-catalog.ts'
-import { errorResponse } from './errors.ts'
+import { errorHandler, errorResponse } from './errors.ts'
 import { MAX_INTERNAL_BODY_BYTES } from '../contract/limits.ts'
 import { generateRoute } from './generate-route.ts'
 import { pathGuard } from './path-guard.ts'
@@ -45,12 +45,9 @@ export function createApp({ config, metrics, model, startedAt = new Date(), log 
     }),
   )
   app.get('/internal/models', (c) => c.json({ object: 'list', data: [modelCard(model, startedAt)] }))
-  app.route('/', generateRoute({ service: () => model.service, metrics, modelId: model.id, defaultTimeoutMs: config.REQUEST_TIMEOUT_MS }))
+  app.route('/', generateRoute({ service: () => model.service, modelId: model.id, defaultTimeoutMs: config.REQUEST_TIMEOUT_MS }))
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path}`))
-  app.onError((error, c) => {
-    log(`unhandled error on ${c.req.method} ${c.req.path}: ${error.stack ?? String(error)}`)
-    return errorResponse(c, 500, 'internal_error', 'internal error')
-  })
+  app.onError(errorHandler({ metrics, log }))
   return app
 }

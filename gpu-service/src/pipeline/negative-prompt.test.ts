@@ -2,8 +2,9 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { batchOf } from '../generation/batch.ts'
+import { validateGeneration, type GenerationInput } from '../generation/generation-request.ts'
 import { testBundle } from '../testing/bundles.ts'
-import { PipelineInputError, validateRequest, type GenerateRequest } from './generate-request.ts'
 import { OneStepPipeline } from './one-step-pipeline.ts'
 
 let pipeline: OneStepPipeline
@@ -14,11 +15,13 @@ beforeAll(async () => {
 })
 afterAll(() => pipeline.dispose())
 
-const png = async (request: GenerateRequest) => Buffer.from((await pipeline.generate(request)).images[0]!.data)
-const pixels = async (request: GenerateRequest) => (await pipeline.decode(validateRequest(pipeline.bundle, request))).pixels
+/** The requests, validated, as one batch (one row each). */
+const batch = (on: OneStepPipeline, inputs: GenerationInput[]) => batchOf(inputs.map((input) => validateGeneration(on.bundle, input)))
+const png = async (input: GenerationInput) => Buffer.from((await pipeline.run(batch(pipeline, [input]))).images[0]!.data)
+const pixels = async (...inputs: GenerationInput[]) => (await pipeline.decode(batch(pipeline, inputs))).pixels
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] as number))), 0)
-const base = { prompts: ['a red circle and a blue square'], seeds: [21] }
-const withNegative = { ...base, negativePrompts: ['blue square'] }
+const base = { prompt: 'a red circle and a blue square', seed: 21 }
+const withNegative = { ...base, negativePrompt: 'blue square' }
 
 describe('negative prompts in the pipeline', () => {
   it('builds the NASA UNet at load and logs the per-rule report', () => {
@@ -38,14 +41,14 @@ describe('negative prompts in the pipeline', () => {
 
   it('treats an empty negative prompt or mode none as no negative prompt', async () => {
     const plain = await png(base)
-    expect((await png({ ...base, negativePrompts: ['  '] })).equals(plain)).toBe(true)
+    expect((await png({ ...base, negativePrompt: '  ' })).equals(plain)).toBe(true)
     expect((await png({ ...withNegative, guidance: { mode: 'none' } })).equals(plain)).toBe(true)
   })
 
   it('runs mixed batches: rows without a negative prompt stay plain', async () => {
-    const mixed = await pixels({ prompts: ['a red circle', 'a red circle'], seeds: [3, 3], negativePrompts: ['red', undefined], guidance: { alpha: 0.8 } })
-    const plain = await pixels({ prompts: ['a red circle'], seeds: [3] })
-    const guided = await pixels({ prompts: ['a red circle'], seeds: [3], negativePrompts: ['red'], guidance: { alpha: 0.8 } })
+    const mixed = await pixels({ prompt: 'a red circle', seed: 3, negativePrompt: 'red', guidance: { alpha: 0.8 } }, { prompt: 'a red circle', seed: 3, guidance: { alpha: 0.8 } })
+    const plain = await pixels({ prompt: 'a red circle', seed: 3 })
+    const guided = await pixels({ prompt: 'a red circle', seed: 3, negativePrompt: 'red', guidance: { alpha: 0.8 } })
     const per = plain.length
     expect(maxDiff(mixed.slice(per), plain)).toBeLessThan(1e-4)
     expect(maxDiff(mixed.slice(0, per), guided)).toBeLessThan(1e-4)
@@ -53,10 +56,11 @@ describe('negative prompts in the pipeline', () => {
   })
 
   it('takes per-row α values', async () => {
-    const rows = await pixels({ prompts: ['a cat', 'a cat'], seeds: [4, 4], negativePrompts: ['dog', 'dog'], guidance: [{ alpha: 0 }, { alpha: 1.5 }] })
+    const cat = { prompt: 'a cat', seed: 4, negativePrompt: 'dog' }
+    const rows = await pixels({ ...cat, guidance: { alpha: 0 } }, { ...cat, guidance: { alpha: 1.5 } })
     const per = rows.length / 2
-    expect(maxDiff(rows.slice(0, per), await pixels({ prompts: ['a cat'], seeds: [4] }))).toBeLessThan(1e-4)
-    expect(maxDiff(rows.slice(per), await pixels({ prompts: ['a cat'], seeds: [4], negativePrompts: ['dog'], guidance: { alpha: 1.5 } }))).toBeLessThan(1e-4)
+    expect(maxDiff(rows.slice(0, per), await pixels({ prompt: 'a cat', seed: 4 }))).toBeLessThan(1e-4)
+    expect(maxDiff(rows.slice(per), await pixels({ ...cat, guidance: { alpha: 1.5 } }))).toBeLessThan(1e-4)
   })
 
   it('offers NAG: φ = 1 is the plain image, φ = 5 another one', async () => {
@@ -83,11 +87,11 @@ describe('negative prompts in the pipeline', () => {
     writeFileSync(join(dir, 'snoopi.json'), JSON.stringify({ ...snoopi, nasa_projection_alpha: 1.25 }))
     const other = await OneStepPipeline.load(dir, { threads: 1 })
     try {
-      const run = async (request: GenerateRequest) => (await other.decode(validateRequest(other.bundle, request))).pixels
-      expect(validateRequest(other.bundle, withNegative).rows[0]!.guidance).toEqual({ mode: 'nasa', alpha: 1.25, projection: true })
+      const run = async (input: GenerationInput) => (await other.decode(batch(other, [input]))).pixels
+      expect(validateGeneration(other.bundle, withNegative).guidance).toEqual({ mode: 'nasa', alpha: 1.25, projection: true })
       expect(maxDiff(await run(withNegative), await pixels({ ...withNegative, guidance: { projection: true, alpha: 1.25 } }))).toBeLessThan(1e-6)
       // Projection off: plain NASA at the bundle's nasa_alpha (0.04), not at the projection's α.
-      expect(validateRequest(other.bundle, { ...withNegative, guidance: { projection: false } }).rows[0]!.guidance).toEqual({ mode: 'nasa', alpha: 0.04, projection: false })
+      expect(validateGeneration(other.bundle, { ...withNegative, guidance: { projection: false } }).guidance).toEqual({ mode: 'nasa', alpha: 0.04, projection: false })
     } finally {
       await other.dispose()
     }
@@ -97,21 +101,5 @@ describe('negative prompts in the pipeline', () => {
     const plain = await pixels(base)
     expect(maxDiff(await pixels({ ...withNegative, guidance: { mode: 'cfg', scale: 1 } }), plain)).toBeLessThan(1e-4)
     expect(maxDiff(await pixels({ ...withNegative, guidance: { mode: 'cfg', scale: 3 } }), plain)).toBeGreaterThan(1e-3)
-  })
-
-  it.each([
-    ['mixed modes in one call', { prompts: ['a', 'b'], seeds: [1, 2], negativePrompts: ['x', 'y'], guidance: [{ mode: 'nasa' }, { mode: 'nag' }] }, /one guidance mode .* nasa and nag/],
-    ['both NASA forms in one call', { prompts: ['a', 'b'], seeds: [1, 2], negativePrompts: ['x', 'y'], guidance: [{ projection: true }, { projection: false }] }, /one guidance mode .* nasa-proj and nasa/],
-    ['a projection with NAG', { ...withNegative, guidance: { mode: 'nag', projection: true } }, /guidance projection is a NASA setting; mode nag has none/],
-    ['a projection that is not a boolean', { ...withNegative, guidance: { projection: 'yes' } }, /guidance projection must be true or false/],
-    ['α above the range', { ...withNegative, guidance: { alpha: 3 } }, /guidance alpha must be a number from 0 to 2/],
-    ['NAG τ below the range', { ...withNegative, guidance: { mode: 'nag', tau: 0.5 } }, /guidance tau must be a number from 1 to 10/],
-    ['an unknown mode', { ...withNegative, guidance: { mode: 'magic' } }, /guidance mode must be one of none, nasa, nag, cfg/],
-    ['a guidance list of the wrong length', { ...withNegative, guidance: [{}, {}] }, /one object or one per image \(1\), got 2/],
-    ['an over-long negative prompt', { ...base, negativePrompts: ['n'.repeat(2001)] }, /negative prompt 0 is 2001 characters/],
-  ])('rejects %s', async (_name, request, message) => {
-    const error = await pipeline.generate(request as GenerateRequest).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(PipelineInputError)
-    expect((error as Error).message).toMatch(message)
   })
 })

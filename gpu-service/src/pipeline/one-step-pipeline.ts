@@ -1,43 +1,18 @@
 import { performance } from 'node:perf_hooks'
-import type { Tensor } from 'onnxruntime-node'
 import { loadBundle, type ModelBundle } from '../bundle/model-bundle.ts'
 import { latentNoise } from '../diffusion/gaussian-noise.ts'
 import { alphaBarAt, alphasCumprod } from '../diffusion/noise-schedule.ts'
 import { predictX0, toVaeInput } from '../diffusion/one-step.ts'
 import { contentTypeOf, encodeImage } from '../imaging/encode-image.ts'
 import { toRgb8 } from '../imaging/to-rgb8.ts'
-import { createSession, disposeSession, runSession, tensor, type Feeds, type LoadedSession, type SessionOptions } from '../runtime/onnx-backend.ts'
+import type { Batch, BatchResult, BatchRunner, ImageRow, StageTimings } from '../generation/batch.ts'
+import type { ResolvedGuidance } from '../generation/generation-request.ts'
+import { createSession, disposeSession, runSession, tensor, type Feeds, type LoadedSession, type SessionOptions, type Tensor } from '../runtime/onnx-backend.ts'
 import { loadGuidedUnet } from '../nasa/guided-unet.ts'
 import type { GuidanceMode as RewriteMode, NagNorm } from '../nasa/rewrite-context.ts'
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts'
-import { validateRequest, type GenerateRequest, type ResolvedGuidance, type ValidRequest } from './generate-request.ts'
 import { findTensor, floatFeed, idsFeed, readFloats, timestepFeed } from './tensor-io.ts'
 import { TextEmbeddingCache } from './text-embedding-cache.ts'
-
-export interface GeneratedImage {
-  data: Uint8Array
-  contentType: string
-  seed: bigint
-  width: number
-  height: number
-  /** Prompt tokens past CLIP's 75 that were cut. */
-  droppedTokens: number
-}
-
-/** Milliseconds per stage of one call. */
-export interface StageTimings {
-  tokenize: number
-  textEncoder: number
-  unet: number
-  vae: number
-  encode: number
-  total: number
-}
-
-export interface GenerateResult {
-  images: GeneratedImage[]
-  timings: StageTimings
-}
 
 export interface PipelineOptions extends SessionOptions {
   /** Prompts whose text features are kept (LRU). Default 256. */
@@ -54,12 +29,13 @@ export interface PipelineOptions extends SessionOptions {
 /**
  * The one-step text-to-image pipeline: tokenize → text encoder → UNet once at the one-step timestep
  * → x0 by the model's prediction type → ÷ VAE scaling factor → VAE decoder → 8-bit RGB → PNG/WebP/JPEG.
- * N images are one batched UNet call and one batched VAE call.
+ * A batch of N images is one batched UNet call and one batched VAE call. It runs what it is given:
+ * requests are validated before they are batched (generation/generation-request.ts).
  *
  * `run()` of onnxruntime-node blocks its thread: the service uses this class inside a worker
  * (`pipeline-worker.ts`); tests, the CLI and benchmarks may call it directly.
  */
-export class OneStepPipeline {
+export class OneStepPipeline implements BatchRunner {
   readonly bundle: ModelBundle
   private readonly tokenizer: ClipTokenizer
   private readonly textEncoder: LoadedSession
@@ -149,19 +125,18 @@ export class OneStepPipeline {
     return { features, dims: [prompts.length, this.sequenceLength, rowSize / this.sequenceLength], dropped: framed.map((f) => f.dropped) }
   }
 
-  /** Generates one image per prompt/seed pair. Throws PipelineInputError for bad input. */
-  async generate(request: GenerateRequest): Promise<GenerateResult> {
+  /** Runs a batch: one image per row, in row order. */
+  async run(batch: Batch): Promise<BatchResult> {
     const start = performance.now()
-    const valid = validateRequest(this.bundle, request)
-    const { pixels, dropped, timings } = await this.decode(valid)
-    const { width, height } = valid.size
+    const { pixels, dropped, timings } = await this.decode(batch)
+    const { width, height } = batch.size
     const t2 = performance.now()
-    const rgb = toRgb8(pixels, [valid.prompts.length, 3, height, width])
+    const rgb = toRgb8(pixels, [batch.rows.length, 3, height, width])
     const images = await Promise.all(
       rgb.map(async (data, i) => ({
-        data: await encodeImage(data, width, height, valid.outputFormat),
-        contentType: contentTypeOf(valid.outputFormat),
-        seed: valid.seeds[i] as bigint,
+        data: await encodeImage(data, width, height, batch.outputFormat),
+        contentType: contentTypeOf(batch.outputFormat),
+        seed: (batch.rows[i] as ImageRow).seed,
         width,
         height,
         droppedTokens: dropped[i] as number,
@@ -176,29 +151,29 @@ export class OneStepPipeline {
    * Everything up to the VAE output: `[batch, 3, height, width]` floats in about [−1, 1], before the
    * 8-bit rounding (tests compare batched and single calls here).
    */
-  async decode(valid: ValidRequest): Promise<{ pixels: Float32Array; dropped: number[]; timings: StageTimings }> {
+  async decode(batch: Batch): Promise<{ pixels: Float32Array; dropped: number[]; timings: StageTimings }> {
     const timings: StageTimings = { tokenize: 0, textEncoder: 0, unet: 0, vae: 0, encode: 0, total: 0 }
-    const batch = valid.prompts.length
-    const { width, height } = valid.size
+    const { rows, mode } = batch
+    const { width, height } = batch.size
     const f = this.bundle.vaeScaleFactor
     const latentShape = [this.bundle.latentChannels, height / f, width / f] as const
     const latentSize = latentShape[0] * latentShape[1] * latentShape[2]
 
-    const text = await this.encodeText(valid.prompts, timings)
-    const negatives = valid.mode === 'none' ? undefined : await this.encodeText(valid.rows.map((r) => r.negative ?? ''), timings)
+    const text = await this.encodeText(rows.map((r) => r.prompt), timings)
+    const negatives = mode === 'none' ? undefined : await this.encodeText(rows.map((r) => r.negative ?? ''), timings)
 
     const t0 = performance.now()
-    const z = new Float32Array(batch * latentSize)
-    valid.seeds.forEach((seed, i) => z.set(latentNoise(seed, latentShape), i * latentSize))
-    const latentDims = [batch, ...latentShape]
+    const z = new Float32Array(rows.length * latentSize)
+    rows.forEach((row, i) => z.set(latentNoise(row.seed, latentShape), i * latentSize))
+    const latentDims = [rows.length, ...latentShape]
     let modelOutput: Float32Array
-    if (valid.mode === 'none' || !negatives) {
+    if (mode === 'none' || !negatives) {
       modelOutput = await this.runUnet(this.unet, z, latentDims, text)
-    } else if (valid.mode === 'cfg') {
-      modelOutput = await this.classifierFree(valid, z, latentDims, text, negatives)
+    } else if (mode === 'cfg') {
+      modelOutput = await this.classifierFree(batch, z, latentDims, text, negatives)
     } else {
-      const session = await this.guidedUnet(valid.mode)
-      modelOutput = await this.runUnet(session, z, latentDims, text, guidanceFeeds(session, valid, negatives))
+      const session = await this.guidedUnet(mode)
+      modelOutput = await this.runUnet(session, z, latentDims, text, guidanceFeeds(session, batch, negatives))
     }
     const x0 = predictX0({ z, modelOutput, alphaBar: this.alphaBar, predictionType: this.bundle.scheduler.prediction_type })
     const vaeInput = toVaeInput(x0, this.bundle.vaeScalingFactor, x0)
@@ -227,18 +202,18 @@ export class OneStepPipeline {
   }
 
   /** The CFG baseline: the plain UNet on [positive rows; negative rows], then ε− + s·(ε+ − ε−) per row. */
-  private async classifierFree(valid: ValidRequest, z: Float32Array, latentDims: number[], text: TextFeatures, negatives: TextFeatures): Promise<Float32Array> {
-    const batch = latentDims[0] as number
+  private async classifierFree(batch: Batch, z: Float32Array, latentDims: number[], text: TextFeatures, negatives: TextFeatures): Promise<Float32Array> {
+    const count = latentDims[0] as number
     const doubled = new Float32Array(z.length * 2)
     doubled.set(z)
     doubled.set(z, z.length)
     const context = new Float32Array(text.features.length * 2)
     context.set(text.features)
     context.set(negatives.features, text.features.length)
-    const both = await this.runUnet(this.unet, doubled, [2 * batch, ...latentDims.slice(1)], { ...text, features: context, dims: [2 * batch, ...text.dims.slice(1)] })
-    const per = z.length / batch
+    const both = await this.runUnet(this.unet, doubled, [2 * count, ...latentDims.slice(1)], { ...text, features: context, dims: [2 * count, ...text.dims.slice(1)] })
+    const per = z.length / count
     const out = new Float32Array(z.length)
-    valid.rows.forEach((row, i) => {
+    batch.rows.forEach((row, i) => {
       const scale = row.guidance.mode === 'cfg' ? row.guidance.scale : 1
       for (let j = i * per; j < (i + 1) * per; j++) {
         const positive = both[j] as number
@@ -263,13 +238,12 @@ interface TextFeatures {
 }
 
 /** The rewritten UNet's extra inputs: negative features and per-row values (0 / φ = 1 turn a row off). */
-function guidanceFeeds(session: LoadedSession, valid: ValidRequest, negatives: TextFeatures): Feeds {
-  const batch = valid.rows.length
-  const perRow = (pick: (g: ResolvedGuidance) => number) => tensor('float32', Float32Array.from(valid.rows, (r) => pick(r.guidance)), [batch])
+function guidanceFeeds(session: LoadedSession, batch: Batch, negatives: TextFeatures): Feeds {
+  const perRow = (pick: (g: ResolvedGuidance) => number) => tensor('float32', Float32Array.from(batch.rows, (r) => pick(r.guidance)), [batch.rows.length])
   const feeds: Feeds = {
     negative_encoder_hidden_states: floatFeed(findTensor(session.inputs, 'negative_encoder_hidden_states', 'guided unet'), negatives.features, negatives.dims),
   }
-  if (valid.mode === 'nasa' || valid.mode === 'nasa-proj') {
+  if (batch.mode === 'nasa' || batch.mode === 'nasa-proj') {
     feeds.nasa_scale = perRow((g) => (g.mode === 'nasa' ? g.alpha : 0))
   } else {
     feeds.nag_scale = perRow((g) => (g.mode === 'nag' ? g.scale : 1))

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { batchOf, type Batch } from '../generation/batch.ts'
+import { validateGeneration, type GenerationInput } from '../generation/generation-request.ts'
 import { testBundle } from '../testing/bundles.ts'
-import { PipelineInputError } from './generate-request.ts'
 import { OneStepPipeline } from './one-step-pipeline.ts'
 import { PipelineWorker } from './pipeline-host.ts'
 
@@ -18,6 +19,9 @@ afterAll(async () => {
   await direct.dispose()
 })
 
+/** The requests, validated, as one batch. */
+const batch = (...inputs: GenerationInput[]): Batch => batchOf(inputs.map((input) => validateGeneration(worker.bundle, input)))
+
 describe('PipelineWorker', () => {
   it('reports loading progress and the bundle it loaded', () => {
     expect(progress.some((line) => /loaded UNet in \d+ ms on cpu/.test(line))).toBe(true)
@@ -25,21 +29,21 @@ describe('PipelineWorker', () => {
   })
 
   it('returns the same bytes as the pipeline called directly', async () => {
-    const request = { prompts: ['a red circle', 'a blue square'], seeds: [11n, 12n] }
-    const [threaded, inline] = [await worker.generate(request), await direct.generate(request)]
+    const both = batch({ prompt: 'a red circle', seed: 11n }, { prompt: 'a blue square', seed: 12n })
+    const [threaded, inline] = [await worker.run(both), await direct.run(both)]
     expect(threaded.images.map((i) => Buffer.from(i.data).toString('base64'))).toEqual(inline.images.map((i) => Buffer.from(i.data).toString('base64')))
     expect(threaded.images.map((i) => i.seed)).toEqual([11n, 12n])
   })
 
   it('hands back WebP and JPEG bytes (sharp output lives in native memory)', async () => {
     for (const outputFormat of ['webp', 'jpeg'] as const) {
-      const { images } = await worker.generate({ prompts: ['a cat'], seeds: [1], outputFormat })
+      const { images } = await worker.run(batch({ prompt: 'a cat', seed: 1, outputFormat }))
       expect(images[0]!.data.byteLength).toBeGreaterThan(100)
     }
   })
 
   it('keeps the event loop free while it works', async () => {
-    const requests = Array.from({ length: 6 }, (_, i) => worker.generate({ prompts: ['a busy worker'], seeds: [i], size: { width: 128, height: 128 } }))
+    const requests = Array.from({ length: 6 }, (_, i) => worker.run(batch({ prompt: 'a busy worker', seed: i, size: { width: 128, height: 128 } })))
     let ticks = 0
     const timer = setInterval(() => ticks++, 1)
     const started = performance.now()
@@ -50,10 +54,13 @@ describe('PipelineWorker', () => {
     expect(ticks).toBeGreaterThan(elapsed / 4)
   })
 
-  it('passes input errors back as PipelineInputError', async () => {
-    const error = await worker.generate({ prompts: [''], seeds: [1] }).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(PipelineInputError)
-    expect((error as Error).message).toBe('prompt 0 is empty')
+  it('passes a failed run back with its message, and keeps working', async () => {
+    // The worker runs what it is given (requests are validated before they are batched), so a batch
+    // built by hand with a format the encoder lacks fails in the worker, not before.
+    const error = await worker.run({ ...batch({ prompt: 'a cat', seed: 1 }), outputFormat: 'gif' as never }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(Error)
+    expect((error as Error).message).toBe('unsupported image format "gif"; expected one of png, webp, jpeg')
+    expect((await worker.run(batch({ prompt: 'a cat', seed: 1 }))).images).toHaveLength(1)
   })
 
   it('fails to start with the bundle error when the bundle is broken', async () => {

@@ -1,27 +1,28 @@
 import { Worker } from 'node:worker_threads'
 import type { ModelBundle } from '../bundle/model-bundle.ts'
-import { PipelineInputError, type GenerateRequest } from './generate-request.ts'
-import type { GenerateResult, PipelineOptions } from './one-step-pipeline.ts'
+import type { Batch, BatchResult, BatchRunner } from '../generation/batch.ts'
+import type { PipelineOptions } from './one-step-pipeline.ts'
 import type { SerializedError, WorkerReply, WorkerRequest } from './pipeline-protocol.ts'
 
+/** An error from the worker thread, with its name and message (a bundle error at start, a failed run). */
 function revive(error: SerializedError): Error {
-  const revived = error.name === 'PipelineInputError' ? new PipelineInputError(error.message) : new Error(error.message)
-  if (error.name !== 'PipelineInputError') revived.name = error.name
+  const revived = new Error(error.message)
+  revived.name = error.name
   return revived
 }
 
 /**
- * The pipeline on its own worker thread. `generate()` has the same contract as
- * OneStepPipeline.generate; image bytes come back as transferred buffers (no copy).
+ * The pipeline on its own worker thread. `run(batch)` has the same contract as OneStepPipeline.run;
+ * image bytes come back as transferred buffers (no copy).
  *
  * @example
  * const worker = await PipelineWorker.start('/models/sd-turbo', { device: 'cuda' })
- * const { images } = await worker.generate({ prompts: ['a cat'], seeds: [1] })
+ * const { images } = await worker.run(batchOf([validateGeneration(worker.bundle, { prompt: 'a cat', seed: 1n })]))
  */
-export class PipelineWorker {
+export class PipelineWorker implements BatchRunner {
   readonly bundle: ModelBundle
   private readonly worker: Worker
-  private readonly pending = new Map<number, { resolve: (r: GenerateResult) => void; reject: (e: Error) => void }>()
+  private readonly pending = new Map<number, { resolve: (r: BatchResult) => void; reject: (e: Error) => void }>()
   private nextId = 1
   private closed: Promise<void> | undefined
 
@@ -77,12 +78,12 @@ export class PipelineWorker {
     this.pending.clear()
   }
 
-  generate(request: GenerateRequest): Promise<GenerateResult> {
+  run(batch: Batch): Promise<BatchResult> {
     if (this.closed) return Promise.reject(new Error('pipeline worker is closed'))
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
-      this.worker.postMessage({ kind: 'generate', id, request } satisfies WorkerRequest)
+      this.worker.postMessage({ kind: 'run', id, batch } satisfies WorkerRequest)
     })
   }
 

@@ -39,7 +39,7 @@ async function handle(pipeline: OneStepPipeline, message: WorkerRequest): Promis
     return
   }
   try {
-    const result = await pipeline.generate(message.request)
+    const result = await pipeline.run(message.batch)
     // Buffers may share Node's pool or live in native memory (sharp's output), which cannot be
     // transferred; a copy into a plain ArrayBuffer always can (and costs well under a millisecond).
     for (const image of result.images) image.data = new Uint8Array(image.data)

@@ -1,31 +1,16 @@
-import type { ModelBundle } from '../bundle/model-bundle.ts'
 import { DynamicBatcher, type Job } from '../batching/dynamic-batcher.ts'
+import type { ModelBundle } from '../bundle/model-bundle.ts'
+import { batchKey, batchOf, type BatchRunner, type GeneratedImage, type StageTimings } from '../generation/batch.ts'
+import type { GenerationRequest } from '../generation/generation-request.ts'
 import type { ServiceMetrics } from '../metrics/service-metrics.ts'
-import { validateRequest, type GenerateRequest, type GuidanceSpec, type OutputFormat, type ValidRequest } from '../pipeline/generate-request.ts'
-import type { GenerateResult, GeneratedImage, StageTimings } from '../pipeline/one-step-pipeline.ts'
-import type { ImageSize } from '../bundle/model-bundle.ts'
+import { GenerationFailedError, ServiceError } from './service-error.ts'
 
-/** What runs a pipeline call: the PipelineWorker in the service, the pipeline itself in tests/benchmarks. */
-export interface ImageGenerator {
-  readonly bundle: ModelBundle
-  generate(request: GenerateRequest): Promise<GenerateResult>
-}
-
-/** One HTTP request's worth of images. */
-export interface ImageJobRequest {
-  prompt: string
-  negativePrompt?: string | undefined
-  n: number
-  seed: bigint
-  size?: ImageSize | undefined
-  outputFormat?: OutputFormat | undefined
-  guidance?: GuidanceSpec | undefined
-}
-
-export interface ImageJobResult {
+/** One request's images, in seed order. */
+export interface GenerationResult {
   images: GeneratedImage[]
   /** The batch's stage timings plus this request's queue wait. */
   timings: StageTimings & { queue: number }
+  /** Images in the batch this request ran in. */
   batchImages: number
 }
 
@@ -35,25 +20,21 @@ export interface ImageServiceOptions {
   maxQueuedImages?: number
 }
 
-interface Payload {
-  valid: ValidRequest
-  request: ImageJobRequest
-}
-
 /**
- * Validation, dynamic batching and metrics around an ImageGenerator. Requests are validated against
- * the bundle before they queue (bad input never waits); a batch concatenates its requests' rows,
- * with per-row negative prompts and guidance, and splits the images back.
+ * Dynamic batching and metrics around a BatchRunner (the PipelineWorker in the service). It takes
+ * requests already validated against the bundle (`validateGeneration`, at the HTTP route or the CLI):
+ * requests of one size, guided graph and format join a batch (`batchOf`), the runner runs it, and
+ * each request gets its own images back.
  */
 export class ImageService {
-  readonly batcher: DynamicBatcher<Payload, ImageJobResult>
-  private readonly generator: ImageGenerator
+  readonly batcher: DynamicBatcher<GenerationRequest, GenerationResult>
+  private readonly runner: BatchRunner
   private readonly metrics: ServiceMetrics
 
-  constructor(generator: ImageGenerator, metrics: ServiceMetrics, options: ImageServiceOptions = {}) {
-    this.generator = generator
+  constructor(runner: BatchRunner, metrics: ServiceMetrics, options: ImageServiceOptions = {}) {
+    this.runner = runner
     this.metrics = metrics
-    this.batcher = new DynamicBatcher<Payload, ImageJobResult>({ ...options, run: (batch) => this.runBatch(batch) })
+    this.batcher = new DynamicBatcher<GenerationRequest, GenerationResult>({ ...options, run: (jobs) => this.runBatch(jobs) })
     this.batcher.onBatch = ({ images }) => {
       metrics.batchSize.observe(images)
       metrics.imagesPerSecond.set(this.batcher.measuredImagesPerSecond)
@@ -61,27 +42,17 @@ export class ImageService {
   }
 
   get bundle(): ModelBundle {
-    return this.generator.bundle
+    return this.runner.bundle
   }
 
-  /** Checks a request against the bundle; throws PipelineInputError (a 400). */
-  validate(request: ImageJobRequest): ValidRequest {
-    return validateRequest(this.generator.bundle, {
-      prompts: Array.from({ length: request.n }, () => request.prompt),
-      seeds: Array.from({ length: request.n }, (_, i) => request.seed + BigInt(i)),
-      negativePrompts: Array.from({ length: request.n }, () => request.negativePrompt),
-      guidance: request.guidance,
-      size: request.size,
-      outputFormat: request.outputFormat,
-    })
-  }
-
-  async generate(request: ImageJobRequest, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<ImageJobResult> {
-    const valid = this.validate(request)
-    const key = `${valid.size.width}x${valid.size.height}|${valid.mode}|${valid.outputFormat}`
+  /**
+   * Queues a validated request and resolves with its images. Rejects with a ServiceError: the
+   * batcher's refusals as they are, a failed pipeline run as GenerationFailedError.
+   */
+  async submit(request: GenerationRequest, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<GenerationResult> {
     this.updateGauges()
     try {
-      const result = await this.batcher.submit(key, request.n, { valid, request }, { timeoutMs, signal })
+      const result = await this.batcher.enqueue(batchKey(request), request.seeds.length, request, { timeoutMs, signal })
       this.metrics.images.inc(result.images.length)
       for (const [stage, ms] of [
         ['queue', result.timings.queue],
@@ -95,6 +66,8 @@ export class ImageService {
         this.metrics.observeStage(stage, ms)
       }
       return result
+    } catch (error) {
+      throw error instanceof ServiceError ? error : new GenerationFailedError(error)
     } finally {
       this.updateGauges()
     }
@@ -106,25 +79,17 @@ export class ImageService {
     this.metrics.inFlight.set(this.batcher.inFlightJobs)
   }
 
-  private async runBatch(batch: Job<Payload, ImageJobResult>[]): Promise<ImageJobResult[]> {
+  private async runBatch(jobs: Job<GenerationRequest, GenerationResult>[]): Promise<GenerationResult[]> {
     const started = performance.now()
     this.updateGauges()
-    const rows = batch.flatMap((job) => job.payload.valid.rows.map((row, i) => ({ row, prompt: job.payload.valid.prompts[i] as string, seed: job.payload.valid.seeds[i] as bigint })))
-    const first = batch[0]?.payload.valid as ValidRequest
-    const result = await this.generator.generate({
-      prompts: rows.map((r) => r.prompt),
-      seeds: rows.map((r) => r.seed),
-      negativePrompts: rows.map((r) => r.row.negative),
-      guidance: rows.map((r) => ({ ...r.row.guidance })),
-      size: first.size,
-      outputFormat: first.outputFormat,
-    })
+    const batch = batchOf(jobs.map((job) => job.payload))
+    const result = await this.runner.run(batch)
     let offset = 0
-    return batch.map((job) => {
+    return jobs.map((job) => {
       const images = result.images.slice(offset, offset + job.images)
       offset += job.images
       const queue = started - job.enqueuedAt
-      return { images, timings: { ...result.timings, queue, total: result.timings.total + queue }, batchImages: rows.length }
+      return { images, timings: { ...result.timings, queue, total: result.timings.total + queue }, batchImages: batch.rows.length }
     })
   }
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { toRgb8 } from '../imaging/to-rgb8.ts'
-import { validateRequest } from '../pipeline/generate-request.ts'
+import { batchOf } from '../generation/batch.ts'
+import { validateGeneration } from '../generation/generation-request.ts'
 import type { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
 
 /** One image the training export computed in PyTorch (training/snoopi_train/export.py). */
@@ -28,12 +29,12 @@ export interface CaseComparison {
 
 /** Renders a reference case with the TypeScript pipeline and compares it with PyTorch's pixels. */
 export async function compareWithReference(pipeline: OneStepPipeline, reference: ReferenceCase): Promise<CaseComparison> {
-  const request = validateRequest(pipeline.bundle, {
-    prompts: [reference.prompt],
-    seeds: [BigInt(reference.seed)],
-    ...(reference.negative_prompt ? { negativePrompts: [reference.negative_prompt], guidance: { mode: 'nasa' as const, alpha: reference.alpha, projection: reference.projection ?? false } } : {}),
+  const request = validateGeneration(pipeline.bundle, {
+    prompt: reference.prompt,
+    seed: BigInt(reference.seed),
+    ...(reference.negative_prompt ? { negativePrompt: reference.negative_prompt, guidance: { mode: 'nasa' as const, alpha: reference.alpha, projection: reference.projection ?? false } } : {}),
   })
-  const { pixels } = await pipeline.decode(request)
+  const { pixels } = await pipeline.decode(batchOf([request]))
   const { width, height } = request.size
   const ours = toRgb8(pixels, [1, 3, height, width])[0] as Uint8Array
   const theirs = Buffer.from(reference.rgb_base64, 'base64')

@@ -1,31 +1,26 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { swaggerUI } from '@hono/swagger-ui'
 import { MAX_BODY_BYTES } from './api/generation-schema.ts'
-import type { CanonicalRequest } from './cache/canonical-request.ts'
-import { edgeConfig, type EdgeBindings, type EdgeConfig } from './config/edge-config.ts'
+import { edgeConfig } from './config/edge-config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { errorHandler, notFoundHandler } from './errors/error-handler.ts'
-import { apiKeyAuth, type AccountVariables } from './middleware/api-key-auth/index.ts'
+import { apiKeyAuth } from './middleware/api-key-auth/index.ts'
 import { apiCors } from './middleware/cors/index.ts'
 import { jsonBody } from './middleware/json-body/index.ts'
-import { rateLimit, type RateLimitVariables } from './middleware/rate-limit/index.ts'
-import { requestId, type RequestIdVariables } from './middleware/request-id/index.ts'
+import { rateLimit } from './middleware/rate-limit/index.ts'
+import { requestId } from './middleware/request-id/index.ts'
 import { ADMIN_MAX_BODY_BYTES, adminKeyRoutes } from './routes/admin-keys.ts'
-import { generationRoutes, validateGeneration, validationHook } from './routes/generations.ts'
+import { generationRoute, generationRoutes, validateGeneration, validationHook } from './routes/generations.ts'
 import { healthRoutes } from './routes/health.ts'
 import { imageRoutes } from './routes/images.ts'
 import { modelRoutes } from './routes/models.ts'
 import { usageRoutes } from './routes/usage.ts'
-
-export type EdgeEnv = {
-  Bindings: EdgeBindings
-  Variables: RequestIdVariables & AccountVariables & RateLimitVariables & { config: EdgeConfig; canonical: CanonicalRequest }
-}
+import type { EdgeEnv } from './edge-env.ts'
 
 /**
- * The public edge app. Order on the generation route: body size cap (413) → body validation, model
- * and size checks (400/404) → API key (401; malformed keys never touch storage) → rate limits (429)
- * → cache / coordinator / GPU tier. Every response carries x-request-id; errors use the OpenAI shape.
+ * The public edge app. Order on the generation route: JSON content type and no content coding (415)
+ * → body size cap (413) → body validation, model and size checks (400/404), once → API key (401;
+ * malformed keys never touch storage) → rate limits (429) → cache / coordinator / GPU tier. Every response carries x-request-id; errors use the OpenAI shape.
  */
 export function createApp(): OpenAPIHono<EdgeEnv> {
   const app = new OpenAPIHono<EdgeEnv>({ defaultHook: validationHook })
@@ -60,6 +55,7 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   app.on('POST', '/admin/keys', jsonBody({ maxBytes: ADMIN_MAX_BODY_BYTES }))
   app.route('/', adminKeyRoutes)
 
+  app.openAPIRegistry.registerPath(generationRoute)
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key (snp_live_…)' })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

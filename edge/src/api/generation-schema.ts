@@ -1,20 +1,33 @@
 import { z } from '@hono/zod-openapi'
+import { errorBodySchema } from '@snoopi/gpu-service/contract/error-body'
+import { GUIDANCE_MODES, guidanceFieldRange, guidanceLimits, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS, NAG_DEFAULTS, CFG_DEFAULT_SCALE, OUTPUT_FORMATS, SEED_PATTERN, SIZE_PATTERN } from '@snoopi/gpu-service/contract/limits'
 
-/** Longest prompt or negative prompt, in characters (CLIP reads 75 tokens; the rest is dropped). */
-export const MAX_PROMPT_CHARS = 2000
-/** Largest request body, bytes. */
+// Every limit and default here comes from the contract the GPU tier validates with (a test checks that
+// nothing this schema admits is refused upstream).
+
+/** Largest public request body, bytes. */
 export const MAX_BODY_BYTES = 16 * 1024
 
 export const guidanceSchema = z
   .strictObject({
-    mode: z.enum(['nasa', 'nag', 'cfg', 'none']).default('nasa').openapi({ description: 'How the negative prompt acts: NASA (default), NAG, the CFG baseline, or ignored' }),
-    alpha: z.number().min(0).max(2).optional().openapi({ description: 'NASA α (0–2, default: the model\'s) or NAG α (0–1, default 0.25)' }),
+    mode: z.enum(GUIDANCE_MODES).default('nasa').openapi({ description: 'How the negative prompt acts: NASA (default), NAG, the CFG baseline, or ignored' }),
+    alpha: z
+      .number()
+      .min(guidanceFieldRange.alpha[0])
+      .max(guidanceFieldRange.alpha[1])
+      .optional()
+      .openapi({ description: `NASA α (${guidanceLimits.nasa.alpha.join('–')}, default: the model's) or NAG α (${guidanceLimits.nag.alpha[0]}–${guidanceLimits.nag.alpha[1]}, default ${NAG_DEFAULTS.alpha})` }),
     projection: z
       .boolean()
       .optional()
       .openapi({ description: 'NASA with projection: each token loses only its part along the negative branch, α·max(0, ⟨Z+,Z−⟩/‖Z−‖²)·Z− (default: the model\'s, see /v1/models default_nasa_projection)' }),
-    scale: z.number().min(1).max(20).optional().openapi({ description: 'NAG φ (default 5) or CFG scale (default 2)' }),
-    tau: z.number().min(1).max(10).optional().openapi({ description: 'NAG τ (default 2.5)' }),
+    scale: z
+      .number()
+      .min(guidanceFieldRange.scale[0])
+      .max(guidanceFieldRange.scale[1])
+      .optional()
+      .openapi({ description: `NAG φ (default ${NAG_DEFAULTS.scale}) or CFG scale (default ${CFG_DEFAULT_SCALE})` }),
+    tau: z.number().min(guidanceFieldRange.tau[0]).max(guidanceFieldRange.tau[1]).optional().openapi({ description: `NAG τ (default ${NAG_DEFAULTS.tau})` }),
   })
   .openapi('Guidance')
 
@@ -26,19 +39,19 @@ export const generationRequestSchema = z
   .object({
     prompt: z.string().min(1).max(MAX_PROMPT_CHARS).openapi({ example: 'a red circle and a blue square on a white background' }),
     model: z.string().min(1).optional().openapi({ description: 'Model id from /v1/models (default: the first)' }),
-    n: z.number().int().min(1).max(4).default(1),
-    size: z.string().regex(/^\d+x\d+$/, 'size must look like 512x512').optional().openapi({ description: 'One of the model\'s sizes (default: its first)' }),
+    n: z.number().int().min(1).max(MAX_IMAGES_PER_REQUEST).default(1),
+    size: z.string().regex(SIZE_PATTERN, 'size must look like 512x512').optional().openapi({ description: 'One of the model\'s sizes (default: its first)' }),
     response_format: z.enum(['url', 'b64_json']).default('url'),
     quality: z.string().optional(),
     style: z.string().optional(),
     user: z.string().max(256).optional(),
     negative_prompt: z.string().max(MAX_PROMPT_CHARS).optional().openapi({ description: 'What to keep out of the image (NASA)' }),
     seed: z
-      .union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,20}$/)])
+      .union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(SEED_PATTERN)])
       .optional()
       .openapi({ description: '0 … 2^64−1 (a string above 2^53); default: derived from the request, so the same request gives the same image' }),
     guidance: guidanceSchema.optional(),
-    output_format: z.enum(['png', 'webp', 'jpeg']).default('png'),
+    output_format: z.enum(OUTPUT_FORMATS).default('png'),
   })
   .openapi('ImageGenerationRequest')
 export type GenerationRequest = z.infer<typeof generationRequestSchema>
@@ -55,6 +68,5 @@ export const imageDataSchema = z
 
 export const generationResponseSchema = z.object({ created: z.number().int(), data: z.array(imageDataSchema) }).openapi('ImageGenerationResponse')
 
-export const errorSchema = z
-  .object({ error: z.object({ type: z.string(), message: z.string(), code: z.string() }) })
-  .openapi('Error')
+// The contract's shape, wrapped in this module's zod so that it can carry its OpenAPI name.
+export const errorSchema = z.object(errorBodySchema.shape).openapi('Error')

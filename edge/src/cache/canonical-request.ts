@@ -1,5 +1,6 @@
 import type { GenerationRequest } from '../api/generation-schema.ts'
 import { ApiError } from '../errors/api-error.ts'
+import { CFG_DEFAULT_SCALE, guidanceLimits, NAG_DEFAULTS } from '@snoopi/gpu-service/contract/limits'
 import { normalizePrompt } from '@snoopi/gpu-service/contract/normalize-prompt'
 import { checkSeedRange, parseClientSeed } from './request-seed.ts'
 
@@ -38,10 +39,8 @@ export interface CanonicalRequest {
   seed?: string
 }
 
-/** Defaults of the GPU service (NAG paper: φ 5, τ 2.5, α 0.25; CFG scale 2), filled in explicitly. */
-const NAG_DEFAULTS = { scale: 5, tau: 2.5, alpha: 0.25 } as const
-const NAG_MAX_ALPHA = 1
-const CFG_DEFAULT_SCALE = 2
+/** NAG's α range is narrower than the public field's (which NASA shares). */
+const NAG_MAX_ALPHA = guidanceLimits.nag.alpha[1]
 
 /**
  * The canonical form of a validated request for `model`: prompts normalised (see `normalizePrompt`),

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ApiError } from '../errors/api-error.ts'
 import type { CanonicalRequest } from './canonical-request.ts'
-import { checkSeedRange, imageSeeds, MAX_SEED, parseClientSeed, seedFor } from './request-seed.ts'
+import { MAX_SEED } from '@snoopi/gpu-service/contract/limits'
+import { checkSeedRange, imageSeeds, parseClientSeed, seedFor } from './request-seed.ts'
 
 const base: CanonicalRequest = { model: 'm', version: 'v', prompt: 'a cat', n: 1, size: '64x64', output_format: 'png' }
 const hash = '0123456789abcdef' + 'f'.repeat(48)

@@ -1,8 +1,11 @@
+import { MAX_SEED } from '@snoopi/gpu-service/contract/limits'
 import { ApiError } from '../errors/api-error.ts'
-import type { CanonicalRequest } from './canonical-request.ts'
 
-/** Seeds are unsigned 64-bit integers (the GPU service's range); image i of a request uses seed + i. */
-export const MAX_SEED = 2n ** 64n - 1n
+/** What the seeds of a request depend on: the client's seed (decimal) if it gave one, and the image count. */
+export interface SeedSource {
+  seed?: string
+  n: number
+}
 
 /**
  * A client's seed (a safe-integer number or a decimal string, as the request schema admits) as a
@@ -36,7 +39,7 @@ export function checkSeedRange(seed: bigint, n: number): void {
  *
  * @example seedFor(canonical, hash) // 11259375n for a hash starting with 0000000000abcdef
  */
-export function seedFor(canonical: CanonicalRequest, hash: string): bigint {
+export function seedFor(canonical: SeedSource, hash: string): bigint {
   if (canonical.seed !== undefined) return BigInt(canonical.seed)
   if (!/^[0-9a-f]{16}/.test(hash)) throw new Error('the request hash must be lowercase hex')
   const derived = BigInt(`0x${hash.slice(0, 16)}`)
@@ -45,7 +48,7 @@ export function seedFor(canonical: CanonicalRequest, hash: string): bigint {
 }
 
 /** The seed of each image: seedFor(…) + i for i in 0 … n − 1. */
-export function imageSeeds(canonical: CanonicalRequest, hash: string): bigint[] {
+export function imageSeeds(canonical: SeedSource, hash: string): bigint[] {
   const first = seedFor(canonical, hash)
   checkSeedRange(first, canonical.n)
   return Array.from({ length: canonical.n }, (_, i) => first + BigInt(i))

@@ -1,6 +1,7 @@
+import { errorTypeFor, type ErrorType } from '@snoopi/gpu-service/contract/error-body'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 
-export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'rate_limit_error' | 'server_error'
+export type { ErrorType }
 
 export interface ApiErrorOptions {
   /** Stable machine-readable code, e.g. `upstream_unavailable`. */
@@ -31,7 +32,7 @@ export class ApiError extends Error {
     super(options.message)
     this.status = status
     this.code = options.code
-    this.type = options.type ?? (status >= 500 ? 'server_error' : 'invalid_request_error')
+    this.type = options.type ?? errorTypeFor(status)
     this.internal = options.internal
     this.headers = options.headers ?? {}
   }

@@ -1,10 +1,11 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { errorBody } from '@snoopi/gpu-service/contract/error-body'
 import { ApiError } from './api-error.ts'
 
 function respond(c: Context, error: ApiError): Response {
   for (const [name, value] of Object.entries(error.headers)) c.header(name, value)
-  return c.json({ error: { type: error.type, message: error.message, code: error.code } }, error.status)
+  return c.json(errorBody(error.status, error.code, error.message, error.type), error.status)
 }
 
 /** Stable codes for the statuses libraries raise (Hono's validators, body limit, CORS …). */

@@ -27,7 +27,7 @@ function coordinator(hash: string): DurableObjectStub<GenerationCoordinator> {
 function job(hash: string, account: string, n = 2): GenerationJob {
   return {
     hash,
-    upstreamBody: JSON.stringify({ prompt: `coordinator ${hash}`, n, seed: '7', size: '64x64', output_format: 'png', model: 'snoopi-default', model_version: 'test-v1', timeout_ms: 1000 }),
+    upstream: { prompt: `coordinator ${hash}`, n, seed: '7', size: '64x64', output_format: 'png', model: 'snoopi-default', model_version: 'test-v1', timeout_ms: 1000 },
     model: 'snoopi-default',
     version: 'test-v1',
     imageIds: Array.from({ length: n }, () => hex(32)),

@@ -4,14 +4,14 @@ import type { Admission } from '../accounts/admission.ts'
 import { ImageStore, IMAGE_EXTENSIONS, type GenerationManifest, type ImageExtension } from '../cache/image-store.ts'
 import { edgeConfig, type EdgeBindings } from '../config/edge-config.ts'
 import { ApiError, type ErrorType } from '../errors/api-error.ts'
-import { callGpuService } from '../upstream/gpu-client.ts'
-import { readGeneratedImages } from '../upstream/generated-images.ts'
+import type { GenerateBodyInput } from '@snoopi/gpu-service/contract/generate-body'
+import { requestImages } from '../upstream/generated-images.ts'
 
 /** What a miss needs generated: the request hash, the GPU call, where the images go, and who pays. */
 export interface GenerationJob {
   hash: string
-  /** JSON body of the GPU service's POST /internal/generate. */
-  upstreamBody: string
+  /** The GPU service's `POST /internal/generate` body (the contract's type; the upstream client serialises it). */
+  upstream: GenerateBodyInput
   model: string
   version: string
   imageIds: string[]
@@ -101,8 +101,7 @@ export class GenerationCoordinator extends DurableObject<EdgeBindings> {
       if (!charge) return { ...failure(keyGone()), chargeRefused: true }
       if (!charge.allowed) return { ...failure(quotaRefused()), images: charge, chargeRefused: true }
       charged = true
-      const response = await callGpuService(config.config, { method: 'POST', path: '/internal/generate', body: job.upstreamBody, requestId: job.requestId })
-      const images = await readGeneratedImages(response, n)
+      const images = await requestImages(config.config, job.upstream, job.requestId)
       const manifest = await store.putGeneration(
         job.hash,
         { created: Math.floor(Date.now() / 1000), model: job.model, version: job.version },

@@ -1,30 +1,9 @@
 import { z } from 'zod'
+// Upstream answers are parsed with the contract's schema, not trusted: a malformed list is an upstream error, not a 500.
+import { modelListSchema, type ModelList } from '@snoopi/gpu-service/contract/model-card'
 import type { EdgeConfig } from '../config/edge-config.ts'
 import { ApiError } from '../errors/api-error.ts'
 import { callGpuService } from '../upstream/gpu-client.ts'
-
-// Upstream answers are parsed, not trusted: a malformed list is an upstream error, not a 500.
-const upstreamModels = z.object({
-  object: z.literal('list'),
-  data: z.array(
-    z.object({
-      id: z.string(),
-      object: z.literal('model'),
-      created: z.number(),
-      owned_by: z.string(),
-      ready: z.boolean(),
-      display_name: z.string().optional(),
-      version: z.string().optional(),
-      sizes: z.array(z.string()).optional(),
-      default_nasa_alpha: z.number().optional(),
-      default_nasa_projection: z.boolean().optional(),
-    }),
-  ),
-})
-
-/** The GPU tier's model list, in the OpenAI list shape. */
-export type ModelList = z.infer<typeof upstreamModels>
-export type ModelCard = ModelList['data'][number]
 
 /** How long an isolate reuses a model list whose models are all ready, seconds. */
 export const MODEL_LIST_TTL_SECONDS = 30
@@ -88,7 +67,7 @@ export const modelCatalog = new ModelCatalog()
 
 async function fetchModelList(config: EdgeConfig, requestId: string): Promise<ModelList> {
   const response = await callGpuService(config, { method: 'GET', path: '/internal/models', requestId })
-  const parsed = upstreamModels.safeParse(await response.json().catch(() => undefined))
+  const parsed = modelListSchema.safeParse(await response.json().catch(() => undefined))
   if (!parsed.success) {
     throw new ApiError(502, {
       code: 'upstream_error',

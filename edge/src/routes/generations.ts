@@ -1,7 +1,7 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
-import type { Context, MiddlewareHandler } from 'hono'
+import { createRoute } from '@hono/zod-openapi'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { errorSchema, generationRequestSchema, generationResponseSchema, type GenerationRequest } from '../api/generation-schema.ts'
-import type { EdgeEnv } from '../app.ts'
+import type { EdgeEnv } from '../edge-env.ts'
 import type { EdgeBindings } from '../config/edge-config.ts'
 import { canonicalRequest, type CanonicalRequest } from '../cache/canonical-request.ts'
 import { ImageStore, type GenerationManifest } from '../cache/image-store.ts'
@@ -13,8 +13,10 @@ import type { GenerationJob, GenerationOutcome } from '../generation/generation-
 import type { Account } from '../middleware/api-key-auth/index.ts'
 import { reportImages } from '../middleware/rate-limit/index.ts'
 import { afterResponse } from '../runtime/background.ts'
+import { generateBodyFor } from '../upstream/generated-images.ts'
 
-const route = createRoute({
+/** The route's OpenAPI description (app.ts registers it; the body is validated once, by `validateGeneration`). */
+export const generationRoute = createRoute({
   method: 'post',
   path: '/v1/images/generations',
   summary: 'Generate images (OpenAI Images API compatible), with negative prompts by NASA',
@@ -62,25 +64,9 @@ export const validateGeneration: MiddlewareHandler<EdgeEnv> = async function val
   const models = c.get('config').MODELS
   const model = body.model === undefined ? models[0] : models.find((m) => m.id === body.model)
   if (!model) throw new ApiError(404, { code: 'model_not_found', message: `the model "${body.model}" does not exist; see /v1/models` })
+  c.set('generation', body)
   c.set('canonical', canonicalRequest(body, model))
   await next()
-}
-
-/** The GPU service's request body for a canonical request. */
-function upstreamBody(canonical: CanonicalRequest, firstSeed: bigint, timeoutMs: number): string {
-  return JSON.stringify({
-    prompt: canonical.prompt,
-    negative_prompt: canonical.negative_prompt,
-    n: canonical.n,
-    seed: firstSeed.toString(),
-    size: canonical.size,
-    output_format: canonical.output_format,
-    guidance: canonical.guidance,
-    model: canonical.model,
-    // The GPU tier refuses (409) when it serves another version: these images are cached under this one.
-    model_version: canonical.version,
-    timeout_ms: timeoutMs,
-  })
 }
 
 function base64(bytes: Uint8Array): string {
@@ -142,7 +128,7 @@ async function generationJob(c: Context<EdgeEnv>, hash: string, seedHash: string
   const slot = c.get('admission')?.slot
   return {
     hash,
-    upstreamBody: upstreamBody(canonical, seeds[0] as bigint, config.GPU_TIMEOUT_MS),
+    upstream: generateBodyFor(canonical, seeds[0] as bigint, config.GPU_TIMEOUT_MS),
     model: canonical.model,
     version: canonical.version,
     imageIds: await Promise.all(seeds.map((_, i) => imageId(config.CACHE_KEY_SECRET, hash, i))),
@@ -163,8 +149,8 @@ async function generationJob(c: Context<EdgeEnv>, hash: string, seedHash: string
  * R2 before anyone is answered. Every answer reports the images quota; `created` is the answer's time
  * (never the stored generation's, which would tell when someone first asked).
  */
-export const generationRoutes = new OpenAPIHono<EdgeEnv>({ defaultHook: validationHook }).openapi(route, async (c) => {
-  const body = c.req.valid('json')
+export const generationRoutes = new Hono<EdgeEnv>().post('/v1/images/generations', async (c) => {
+  const body = c.get('generation')
   const config = c.get('config')
   const canonical = c.get('canonical')
   const account = c.get('account')

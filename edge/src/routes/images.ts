@@ -1,5 +1,6 @@
+import { errorBody } from '@snoopi/gpu-service/contract/error-body'
 import { Hono } from 'hono'
-import type { EdgeEnv } from '../app.ts'
+import type { EdgeEnv } from '../edge-env.ts'
 import { IMMUTABLE_CACHE_CONTROL, ImageStore, type ImageExtension } from '../cache/image-store.ts'
 import { ApiError } from '../errors/api-error.ts'
 import { PUBLIC_CORS } from '../middleware/cors/index.ts'
@@ -109,7 +110,7 @@ function answer(request: Request, headers: Headers, body: ReadableStream | Uint8
       out.delete('content-length')
       out.set('content-range', `bytes */${body.byteLength}`)
       out.set('content-type', 'application/json')
-      return new Response(JSON.stringify({ error: { type: 'invalid_request_error', code: 'range_not_satisfiable', message: `the image has ${body.byteLength} bytes` } }), { status: 416, headers: out })
+      return new Response(JSON.stringify(errorBody(416, 'range_not_satisfiable', `the image has ${body.byteLength} bytes`)), { status: 416, headers: out })
     }
     if (range) {
       out.set('content-range', `bytes ${range.start}-${range.end}/${body.byteLength}`)

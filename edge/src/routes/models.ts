@@ -1,7 +1,8 @@
 import { Hono, type Context } from 'hono'
-import type { EdgeEnv } from '../app.ts'
+import type { EdgeEnv } from '../edge-env.ts'
 import { ApiError } from '../errors/api-error.ts'
-import { modelCatalog, type ModelList } from '../models/model-catalog.ts'
+import type { ModelList } from '@snoopi/gpu-service/contract/model-card'
+import { modelCatalog } from '../models/model-catalog.ts'
 
 /** The isolate's cached list, and a `Cache-Control` for an answer made of it (ends when the isolate's copy does). */
 async function cachedList(c: Context<EdgeEnv>): Promise<{ list: ModelList; cacheControl: string }> {

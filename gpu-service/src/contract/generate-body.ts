@@ -1,12 +1,12 @@
 import { z } from 'zod'
-import { GENERATION_TIMEOUT_MS, GUIDANCE_MODES, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS, MAX_SEED, OUTPUT_FORMATS, SEED_PATTERN, SIZE_PATTERN } from './limits.ts'
+import { GENERATION_TIMEOUT_MS, GUIDANCE_MODES, guidanceLimits, type GuidanceMode, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS, MAX_SEED, OUTPUT_FORMATS, SEED_PATTERN, SIZE_PATTERN } from './limits.ts'
 import { normalizePrompt } from './normalize-prompt.ts'
 
 /**
  * The body of the GPU service's `POST /internal/generate`, as the edge sends it and the service parses
  * it (once, at its HTTP edge). Seeds are decimal strings; image i uses seed + i. Prompts go through
- * the shared text policy again, so what the edge cached is what is rendered. Ranges of the guidance
- * values depend on the mode and are checked with the loaded bundle (`guidanceLimits`).
+ * the shared text policy again, so what the edge cached is what is rendered. Guidance values are
+ * checked against their mode's range (`guidanceProblem`); NASA's default α comes from the loaded bundle.
  */
 export const generateBodySchema = z.strictObject({
   prompt: z
@@ -34,6 +34,10 @@ export const generateBodySchema = z.strictObject({
       scale: z.number().optional(),
       tau: z.number().optional(),
     })
+    .superRefine((guidance, ctx) => {
+      const problem = guidanceProblem(guidance)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    })
     .optional(),
   model: z.string().optional(),
   /** The model version the caller caches the images under (the edge's MODELS entry); checked against the loaded bundle's. */
@@ -45,3 +49,30 @@ export const generateBodySchema = z.strictObject({
 export type GenerateBody = z.output<typeof generateBodySchema>
 /** What a caller writes (the edge's upstream client builds this type and owns its serialisation). */
 export type GenerateBodyInput = z.input<typeof generateBodySchema>
+
+/** The fields each guidance mode reads, with their `[min, max, …]` ranges. */
+const modeFields: Record<GuidanceMode, Partial<Record<'alpha' | 'scale' | 'tau', readonly number[]>>> = {
+  nasa: guidanceLimits.nasa,
+  nag: guidanceLimits.nag,
+  cfg: guidanceLimits.cfg,
+  none: {},
+}
+
+/**
+ * What is wrong with a guidance object, if anything: a value outside its mode's range, or a
+ * projection with a mode other than NASA. Fields a mode does not read are ignored (the edge drops
+ * them from the canonical request).
+ *
+ * @example guidanceProblem({ mode: 'nag', alpha: 1.5 }) // 'guidance alpha must be a number from 0 to 1 for nag'
+ */
+export function guidanceProblem(guidance: { mode?: GuidanceMode; alpha?: number; projection?: boolean; scale?: number; tau?: number }): string | undefined {
+  const mode = guidance.mode ?? 'nasa'
+  if (guidance.projection !== undefined && mode !== 'nasa') return `guidance projection is a NASA setting; mode ${mode} has none`
+  for (const [field, range] of Object.entries(modeFields[mode]) as [keyof typeof guidance & string, readonly number[]][]) {
+    const value = guidance[field]
+    if (value === undefined) continue
+    const [min, max] = range as [number, number]
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) return `guidance ${field} must be a number from ${min} to ${max} for ${mode}`
+  }
+  return undefined
+}

@@ -5,7 +5,7 @@ import type { AccountRecord } from './account-record.ts'
 import { accountStub, type KeyAccountStub } from './account-stub.ts'
 import { KeyAccount, SLOT_LEASE_MS } from './key-account.ts'
 import { PLANS } from './plans.ts'
-import { fakeClock } from './test-support.ts'
+import { fakeClock } from '../testing/key-accounts.ts'
 
 const record = (plan: AccountRecord['plan'] = 'test'): AccountRecord => ({
   id: 'key_ABCDEFGHIJKL',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ImageStore, IMMUTABLE_CACHE_CONTROL, imageKey, manifestKey, type ImageToStore } from './image-store.ts'
-import { IMAGES, randomHex, recordingBucket } from './test-buckets.ts'
+import { IMAGES, randomHex, recordingBucket } from '../testing/buckets.ts'
 
 function images(count: number): ImageToStore[] {
   return Array.from({ length: count }, (_, i) => ({

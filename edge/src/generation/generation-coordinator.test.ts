@@ -1,7 +1,7 @@
 import { runInDurableObject } from 'cloudflare:test'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { accountStub } from '../accounts/account-stub.ts'
-import { bindings, provisionKey } from '../accounts/test-support.ts'
+import { bindings, provisionKey } from '../testing/key-accounts.ts'
 import { keyHash } from '../keys/api-key.ts'
 import { gpuStandIn } from '../testing/gpu-stand-in.ts'
 import { gpuBreaker } from '../upstream/gpu-client.ts'

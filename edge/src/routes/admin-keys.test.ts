@@ -2,7 +2,7 @@ import { listDurableObjectIds } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { accountStub } from '../accounts/account-stub.ts'
-import { ADMIN_TOKEN, bearer, bindings, testApp } from '../accounts/test-support.ts'
+import { ADMIN_TOKEN, bearer, bindings, testApp } from '../testing/key-accounts.ts'
 import { apiKeyAuth } from '../middleware/api-key-auth/index.ts'
 import { adminKeyRoutes } from './admin-keys.ts'
 

@@ -2,7 +2,7 @@
 // request headers force a new generation. The GPU tier is the shared stand-in (edge/src/testing).
 import { env, exports } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ADMIN_TOKEN } from '../accounts/test-support.ts'
+import { ADMIN_TOKEN } from '../testing/key-accounts.ts'
 import { canonicalRequest } from '../cache/canonical-request.ts'
 import { manifestKey } from '../cache/image-store.ts'
 import { requestHash } from '../cache/request-keys.ts'

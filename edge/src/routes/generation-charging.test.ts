@@ -3,7 +3,7 @@
 // both rate-limit policies. The GPU tier is the shared stand-in (edge/src/testing).
 import { exports } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ADMIN_TOKEN } from '../accounts/test-support.ts'
+import { ADMIN_TOKEN } from '../testing/key-accounts.ts'
 import { gpuStandIn, pngAnswer } from '../testing/gpu-stand-in.ts'
 import { gpuBreaker } from '../upstream/gpu-client.ts'
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { EdgeBindings } from '../config/edge-config.ts'
 import type { EdgeEnv } from '../edge-env.ts'
 import { ImageStore, IMMUTABLE_CACHE_CONTROL } from '../cache/image-store.ts'
-import { IMAGES, randomHex, recordingBucket } from '../cache/test-buckets.ts'
+import { IMAGES, randomHex, recordingBucket } from '../testing/buckets.ts'
 import { errorHandler, notFoundHandler } from '../errors/error-handler.ts'
 import { imageRoutes } from './images.ts'
 

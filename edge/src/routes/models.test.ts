@@ -3,7 +3,7 @@ import OpenAI, { NotFoundError } from 'openai'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { LOADING_MODEL_LIST_TTL_SECONDS, MODEL_LIST_TTL_SECONDS, ModelCatalog, modelCatalog } from '../models/model-catalog.ts'
 import { edgeConfig } from '../config/edge-config.ts'
-import { bindings } from '../accounts/test-support.ts'
+import { bindings } from '../testing/key-accounts.ts'
 import { gpuBreaker } from '../upstream/gpu-client.ts'
 
 const api = 'https://api.test'

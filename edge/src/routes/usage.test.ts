@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { accountStub } from '../accounts/account-stub.ts'
-import { bearer, bindings, fakeClock, provisionKey, testApp } from '../accounts/test-support.ts'
+import { bearer, bindings, fakeClock, provisionKey, testApp } from '../testing/key-accounts.ts'
 import { keyHash } from '../keys/api-key.ts'
 import { apiKeyAuth } from '../middleware/api-key-auth/index.ts'
 import { consumeImages, rateLimit } from '../middleware/rate-limit/index.ts'

@@ -1,7 +1,7 @@
 import { exports } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { generateApiKey } from '../../keys/api-key.ts'
-import { bearer, provisionKey } from '../../accounts/test-support.ts'
+import { bearer, provisionKey } from '../../testing/key-accounts.ts'
 
 const usage = (key: string, ip: string) => exports.default.fetch('https://api.test/v1/usage', { headers: { ...bearer(key), 'cf-connecting-ip': ip } })
 

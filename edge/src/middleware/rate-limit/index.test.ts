@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { accountStub, type KeyAccountStub } from '../../accounts/account-stub.ts'
-import { bearer, bindings, fakeClock, provisionKey, testApp } from '../../accounts/test-support.ts'
+import { bearer, bindings, fakeClock, provisionKey, testApp } from '../../testing/key-accounts.ts'
 import type { PlanName } from '../../accounts/plans.ts'
 import { keyHash } from '../../keys/api-key.ts'
 import { apiKeyAuth } from '../api-key-auth/index.ts'

@@ -168,20 +168,29 @@ def summarize(cases: list[Case], measured: dict) -> dict:
 
 
 def markdown(result: dict) -> str:
-    """The README's tables: UNet cost of each guidance per batch, and the pipeline's images/s."""
+    """The README's tables per measured group: the plain pipeline per batch, then each guidance's cost."""
     lines = []
+    fmt = lambda x: "–" if x is None else (f"{x:.2f}" if x < 100 else f"{x:.0f}")  # noqa: E731
     for g in result["groups"]:
         if g.get("status") != "measured":
             lines.append(f"\n{g['runtime']} {g['dtype']}: {g.get('status')} ({g.get('reason', '')})")
             continue
-        lines.append(f"\n{g['runtime']} {g['dtype']}, median of {g['rounds']} interleaved rounds (ms per call)\n")
-        lines.append("| batch | guidance | UNet ms | UNet × plain | pipeline ms | images/s |")
-        lines.append("| ---: | --- | ---: | ---: | ---: | ---: |")
+        med = {(c["component"], c["variant"], c["batch"]): c["medianMs"] for c in g["cases"]}
         pipe = {(p["variant"], p["batch"]): p for p in g["pipeline"]}
+        batches = sorted({c["batch"] for c in g["cases"]})
+        lines.append(f"\n{g['runtime']} {g['dtype']}, {result['imageSide']}x{result['imageSide']}, median of {g['rounds']} interleaved rounds (ms per call)\n")
+        lines.append("| batch | text encoder | UNet | VAE | sum | images/s |")
+        lines.append("| ---: | ---: | ---: | ---: | ---: | ---: |")
+        for b in batches:
+            p = pipe.get(("plain", b))
+            lines.append(f"| {b} | {fmt(med.get(('text_encoder', '-', b)))} | {fmt(med.get(('unet', 'plain', b)))} | {fmt(med.get(('vae_decoder', '-', b)))} | "
+                         f"{fmt(p['totalMs']) if p else '–'} | {p['imagesPerSecond']:.1f} |" if p else f"| {b} | – | – | – | – | – |")
+        lines.append("")
+        lines.append("| batch | guidance | UNet ms | UNet × plain | pipeline ms | pipeline × plain | images/s |")
+        lines.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
         for r in g["ratios"]:
             p = pipe.get((r["variant"], r["batch"]))
-            unet = next(c["medianMs"] for c in g["cases"] if c["component"] == "unet" and c["variant"] == r["variant"] and c["batch"] == r["batch"])
-            ratio = f"{r['unetVsPlain']:.2f}" if r["unetVsPlain"] else "–"
-            total = f"{p['totalMs']:.1f} | {p['imagesPerSecond']:.1f}" if p else "– | –"
-            lines.append(f"| {r['batch']} | {r['variant']} | {unet:.2f} | {ratio} | {total} |")
+            ratio = lambda x: "–" if x is None else f"{x:.2f}"  # noqa: E731
+            tail = f"{fmt(p['totalMs'])} | {ratio(r['pipelineVsPlain'])} | {p['imagesPerSecond']:.1f}" if p else "– | – | –"
+            lines.append(f"| {r['batch']} | {r['variant']} | {fmt(med.get(('unet', r['variant'], r['batch'])))} | {ratio(r['unetVsPlain'])} | {tail} |")
     return "\n".join(lines)

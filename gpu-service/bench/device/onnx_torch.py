@@ -163,8 +163,11 @@ class TorchGraph:
         s = [float(v) for v in np.asarray(scales)] if scales is not None and np.asarray(scales).size else None
         if s is None or s[:2] != [1.0, 1.0] or s[2] != int(s[2]) or s[3] != int(s[3]):
             raise NotImplementedError("Resize: only integer spatial scales")
-        # Nearest with integer scales (half_pixel, round_prefer_floor) repeats each pixel.
-        return x.repeat_interleave(int(s[2]), dim=2).repeat_interleave(int(s[3]), dim=3)
+        # Nearest with integer scales (half_pixel, round_prefer_floor) repeats each pixel; expand + reshape
+        # never waits for the GPU (repeat_interleave with a count can), so a CUDA graph can capture it.
+        n, c, h, w = x.shape
+        a, b = int(s[2]), int(s[3])
+        return x[:, :, :, None, :, None].expand(n, c, h, a, w, b).reshape(n, c, h * a, w * b)
 
     # ---- reductions and indexing
     def _axes(self, a, axes):

@@ -1,4 +1,4 @@
-import { formatSize, nasaSettings } from '../bundle/model-bundle.ts'
+import { formatSize, nasaSettings } from './model-bundle.ts'
 import type { ModelCard } from '../contract/model-card.ts'
 import type { ImageService } from '../service/image-service.ts'
 

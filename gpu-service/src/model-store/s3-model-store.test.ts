@@ -8,7 +8,7 @@ import { BundleError, loadBundle } from '../bundle/model-bundle.ts'
 import { testBundle } from '../testing/bundles.ts'
 import { COMPLETE_MARKER } from './s3-listing.ts'
 import { fetchBundleFromS3 } from './s3-model-store.ts'
-import { startS3rver, type TestS3 } from './s3rver-fixture.ts'
+import { startS3rver, type TestS3 } from '../testing/s3rver-fixture.ts'
 
 const bucket = 'snoopi-models'
 let s3: TestS3

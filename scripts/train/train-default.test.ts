@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.helpers import TINY
 from snoopi_train.nets import AutoEncoder, TextEncoder, UNet
 from snoopi_train.export import export_bundle, reference_images
-from snoopi_train.stages import write_json
+from snoopi_train.checkpoint import write_json
 cfg = dataclasses.replace(TINY, zero_padding=sys.argv[2] == "grounded")
 torch.manual_seed(1)
 text, unet, ae = TextEncoder(cfg), UNet(cfg), AutoEncoder(cfg)

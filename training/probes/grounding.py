@@ -34,7 +34,8 @@ from snoopi_train.evaluate import adherence, eval_set, one_step_images, removal_
 from snoopi_train.grounding import Grounding, scene_masks  # noqa: E402
 from snoopi_train.nets import AutoEncoder, ModelConfig, TextEncoder, UNet  # noqa: E402
 from snoopi_train.scene_clip import SceneCLIP  # noqa: E402
-from snoopi_train.stages import StudentSettings, encode_latents, train_student  # noqa: E402
+from snoopi_train.stages.autoencoder import encode_latents  # noqa: E402
+from snoopi_train.stages.student import StudentSettings, train_student  # noqa: E402
 from snoopi_train.text_features import CaptionEncoder  # noqa: E402
 
 

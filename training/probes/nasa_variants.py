@@ -26,7 +26,8 @@ import torch  # noqa: E402
 
 from snoopi_train.evaluate import removal_rates, survey_pairs  # noqa: E402
 from snoopi_train.nets import Attention  # noqa: E402
-from snoopi_train.stages import CaptionEncoder, load_student  # noqa: E402
+from snoopi_train.stages.student import load_student  # noqa: E402
+from snoopi_train.text_features import CaptionEncoder  # noqa: E402
 
 VARIANT = {"name": "nasa"}
 EMPTY: dict = {}

@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 from snoopi_train.evaluate import adherence, eval_set, one_step_images, removal_rates, survey_pairs
 from snoopi_train.recipe import ALPHA_CANDIDATES, PROJECTION_ALPHA_CANDIDATES
-from snoopi_train.stages import CaptionEncoder, load_student
+from snoopi_train.stages.student import load_student
+from snoopi_train.text_features import CaptionEncoder
 torch.set_num_threads(2)
 w = Path(sys.argv[1])
 ae, text, unet = load_student(w)

@@ -5,6 +5,7 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -12,7 +13,12 @@ from . import device
 from .checkpoint import log
 from .nets import ModelConfig
 from .scene_clip import ClipSettings, train_scene_clip
-from .stages import AutoencoderSettings, StudentSettings, TeacherSettings, train_autoencoder, train_teacher
+from .stages.autoencoder import AutoencoderSettings, train_autoencoder
+from .stages.student import StudentSettings
+from .stages.teacher import TeacherSettings, train_teacher
+
+if TYPE_CHECKING:
+    from .recipe import RunOptions
 
 STAGES = ("autoencoder", "teacher", "scene_clip", "pgsb", "swiftbrush", "evaluate", "export")
 STUDENTS = ("pgsb", "swiftbrush")
@@ -83,6 +89,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def run_options(args: argparse.Namespace, pgsb: StudentSettings, swiftbrush: StudentSettings) -> RunOptions:
+    """The command line's choices as the recipe's typed options (the recipe's module loads when it is needed)."""
+    from .recipe import RunOptions
+
+    return RunOptions(work=args.work, results=args.results, out=args.out, until=args.until, only=args.only, students=args.students,
+                      profile=args.profile, device=args.device, threads=args.threads, workers=args.workers, budgets=tuple(args.budget),
+                      student_steps=args.student_steps, quick=args.quick, grounded=args.grounded, pgsb=pgsb, swiftbrush=swiftbrush)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     torch.set_num_threads(args.threads)
@@ -120,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     scene_clip = train_scene_clip(clip_s, text, args.work)
     if args.until == "scene_clip":
         return 0
-    from .recipe import finish  # students, evaluation and export
+    from .recipe import Trained, finish  # students, evaluation and export
 
-    finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s)
+    finish(run_options(args, pgsb_s, sb_s), Trained(cfg, ae, teacher, text, scene_clip))
     log("train", f"all stages done in {(time.monotonic() - started) / 60:.1f} min")
     return 0

@@ -5,14 +5,18 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import device
-from .checkpoint import log
+from .checkpoint import log, write_json
 from .evaluate import REMOVAL_PAIRS, adherence, survey_pairs, eval_set, one_step_images, removal_rates, student_curve_point, teacher_images
 from .export import export_bundle, reference_images
+from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet
 from .plot import plot_curves
-from .stages import CaptionEncoder, StudentSettings, student_finished, train_student, write_json
+from .scene_clip import SceneCLIP
+from .stages.student import StudentResult, StudentSettings, student_finished, train_student
+from .text_features import CaptionEncoder
 
 ALPHA_CANDIDATES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 PROJECTION_ALPHA_CANDIDATES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # NASA with projection removes less per unit α (the API allows α ≤ 2)
@@ -22,42 +26,82 @@ SURVEY_SEEDS = 10  # per pair of the NASA survey (112 pairs)
 EVALUATION_VERSION = 4  # bump when evaluate_all measures something new, so cached evaluations are redone
 
 
-def finish(args, cfg, ae, teacher, text, scene_clip, pgsb_s, sb_s) -> None:
-    encode = CaptionEncoder(text)
-    curve_fn = lambda unet: student_curve_point(unet, ae, encode)  # noqa: E731
+@dataclass
+class RunOptions:
+    """What the run was asked for (the command line's choices, `cli.run_options`) and each student's settings."""
+    work: Path
+    results: Path
+    out: Path
+    until: str = "export"  # the last stage to run (cli.STAGES)
+    only: str | None = None  # train this student alone and stop
+    students: str = "together"  # or "one-by-one"
+    profile: str = "cpu"
+    device: str = "cpu"
+    threads: int = 1
+    workers: int = 0
+    budgets: tuple[str, ...] = ()  # "STAGE=SECONDS", as given on the command line
+    student_steps: int | None = None
+    quick: bool = False
+    grounded: bool = False
+    pgsb: StudentSettings = field(default_factory=lambda: StudentSettings(kappa_mode="random"))
+    swiftbrush: StudentSettings = field(default_factory=lambda: StudentSettings(kappa_mode="fixed"))
+
+    def student(self, name: str) -> StudentSettings:
+        return {"pgsb": self.pgsb, "swiftbrush": self.swiftbrush}[name]
+
+
+@dataclass
+class Trained:
+    """What the stages before the students made."""
+    cfg: ModelConfig
+    ae: AutoEncoder
+    teacher: UNet
+    text: TextEncoder
+    scene_clip: SceneCLIP
+
+
+def finish(run: RunOptions, models: Trained) -> None:
+    encode = CaptionEncoder(models.text)
+    curve_fn = lambda unet: student_curve_point(unet, models.ae, encode)  # noqa: E731
     every = 1000 if device.current().type == "cuda" else 100  # a GPU step takes milliseconds
-    if args.only is not None:
-        train_student(args.only, cfg, pgsb_s if args.only == "pgsb" else sb_s, teacher, text, ae, args.work, curve_fn, every, scene_clip)
+
+    def train(name: str) -> StudentResult:
+        return train_student(name, models.cfg, run.student(name), models.teacher, models.text, models.ae, run.work, curve_fn, every,
+                             models.scene_clip)
+
+    if run.only is not None:
+        train(run.only)
         return
-    if args.students == "together" and args.until != "pgsb":
-        train_students_together(args, {"pgsb": pgsb_s, "swiftbrush": sb_s})
-    pgsb = train_student("pgsb", cfg, pgsb_s, teacher, text, ae, args.work, curve_fn, every, scene_clip)
-    if args.until == "pgsb":
+    if run.students == "together" and run.until != "pgsb":
+        train_students_together(run)
+    pgsb = train("pgsb")
+    if run.until == "pgsb":
         return
-    swiftbrush = train_student("swiftbrush", cfg, sb_s, teacher, text, ae, args.work, curve_fn, every, scene_clip)
-    if args.until == "swiftbrush":
+    swiftbrush = train("swiftbrush")
+    if run.until == "swiftbrush":
         return
 
-    evaluation_file = args.work / "evaluation.json"
-    trained = {"pgsb": pgsb.trained, "swiftbrush": swiftbrush.trained, "profile": args.profile, "evaluation": EVALUATION_VERSION}
+    evaluation_file = run.work / "evaluation.json"
+    trained = {"pgsb": pgsb.trained, "swiftbrush": swiftbrush.trained, "profile": run.profile, "evaluation": EVALUATION_VERSION}
     cached = json.loads(evaluation_file.read_text()) if evaluation_file.exists() else None
     if cached is not None and cached.get("trained") == trained:
         results = cached
     else:
-        results = evaluate_all(args, ae, teacher, pgsb, swiftbrush, encode, pgsb_s, sb_s)
+        results = evaluate_all(run, models, pgsb, swiftbrush, encode)
         results["trained"] = trained
         write_json(evaluation_file, results)
-    write_results(args.results, results)
-    if args.until == "evaluate":
+    write_results(run.results, results)
+    if run.until == "evaluate":
         return
 
     nasa = results["nasa"]
     projection = nasa.get("default") == "projection"
     alpha = nasa["projection_alpha"] if projection else nasa["alpha"]
-    staging = args.out.with_name(args.out.name + ".staging")
-    export_bundle(staging, cfg, text, pgsb.unet, ae, nasa["alpha"], version=bundle_version(pgsb.batch, cfg.zero_padding, projection), trained=pgsb.trained,
+    staging = run.out.with_name(run.out.name + ".staging")
+    export_bundle(staging, models.cfg, models.text, pgsb.unet, models.ae, nasa["alpha"],
+                  version=bundle_version(pgsb.batch, models.cfg.zero_padding, projection), trained=pgsb.trained,
                   nasa_projection_alpha=alpha if projection else None)
-    write_json(staging / "reference-images.json", reference_images(text, pgsb.unet, ae, alpha, projection=projection))
+    write_json(staging / "reference-images.json", reference_images(models.text, pgsb.unet, models.ae, alpha, projection=projection))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 
 
@@ -74,32 +118,32 @@ def bundle_version(student_batch: int, grounded: bool, projection: bool = False)
 TRAINING_DIR = Path(__file__).resolve().parent.parent
 
 
-def student_command(args, name: str, threads: int) -> list[str]:
+def student_command(run: RunOptions, name: str, threads: int) -> list[str]:
     """This run's command line for one student alone (`--only`), with `threads` threads."""
-    command = [sys.executable, "-m", "snoopi_train", "--only", name, "--threads", str(threads), "--work", str(args.work.resolve()),
-               "--results", str(args.results.resolve()), "--out", str(args.out.resolve()), "--device", args.device,
-               "--profile", args.profile, "--workers", str(args.workers)]
-    command += [part for budget in args.budget for part in ("--budget", budget)]
-    if args.student_steps is not None:
-        command += ["--student-steps", str(args.student_steps)]
-    if args.quick:
+    command = [sys.executable, "-m", "snoopi_train", "--only", name, "--threads", str(threads), "--work", str(run.work.resolve()),
+               "--results", str(run.results.resolve()), "--out", str(run.out.resolve()), "--device", run.device,
+               "--profile", run.profile, "--workers", str(run.workers)]
+    command += [part for budget in run.budgets for part in ("--budget", budget)]
+    if run.student_steps is not None:
+        command += ["--student-steps", str(run.student_steps)]
+    if run.quick:
         command.append("--quick")
-    if args.grounded:  # without it the child would take the grounded teacher for another recipe's and set it aside
+    if run.grounded:  # without it the child would take the grounded teacher for another recipe's and set it aside
         command.append("--grounded")
     return command
 
 
-def train_students_together(args, settings: dict[str, StudentSettings]) -> None:
+def train_students_together(run: RunOptions) -> None:
     """The unfinished students at once, one process each with an equal share of the threads (on two
     cores the 5,000-step v3 students took 64 min this way, ~80 min one after the other). A rerun
     resumes each from its checkpoint."""
-    pending = [name for name, s in settings.items()
-               if not (args.work / f"{name}.pt").exists() or not student_finished(device.load(args.work / f"{name}.pt"), s.steps)]
+    pending = [name for name in ("pgsb", "swiftbrush")
+               if not (run.work / f"{name}.pt").exists() or not student_finished(device.load(run.work / f"{name}.pt"), run.student(name).steps)]
     if not pending:
         return
-    threads = max(1, args.threads // len(pending))
+    threads = max(1, run.threads // len(pending))
     log("train", f"training {' and '.join(pending)} at once, one process each with {threads} thread(s)")
-    children = [subprocess.Popen(student_command(args, name, threads), cwd=TRAINING_DIR) for name in pending]
+    children = [subprocess.Popen(student_command(run, name, threads), cwd=TRAINING_DIR) for name in pending]
     try:
         codes = [child.wait() for child in children]
     finally:
@@ -112,8 +156,9 @@ def train_students_together(args, settings: dict[str, StudentSettings]) -> None:
         raise SystemExit(f"student training stopped: {', '.join(failed)}; run the same command again to resume")
 
 
-def evaluate_all(args, ae, teacher, pgsb_result, swiftbrush_result, encode, pgsb_s, sb_s) -> dict:
-    seeds_per_caption = 4 if args.quick else 25
+def evaluate_all(run: RunOptions, models: Trained, pgsb_result: StudentResult, swiftbrush_result: StudentResult, encode: CaptionEncoder) -> dict:
+    ae, teacher, pgsb_s, sb_s = models.ae, models.teacher, run.pgsb, run.swiftbrush
+    seeds_per_caption = 4 if run.quick else 25
     pgsb, swiftbrush = pgsb_result.unet, swiftbrush_result.unet
     results: dict = {"adherence": [], "curves": {f"PG-SB (κ ~ U({pgsb_s.kappa_min:g}, {pgsb_s.kappa_max:g}); {pgsb_result.trained})": pgsb_result.curve,
                                                  f"SwiftBrush (fixed κ = {sb_s.kappa_fixed:g}; {swiftbrush_result.trained})": swiftbrush_result.curve}}
@@ -134,7 +179,7 @@ def evaluate_all(args, ae, teacher, pgsb_result, swiftbrush_result, encode, pgsb
 
     # NASA α of each form (plain, with projection): tuned on seeds 100000+ (not the reported ones), then
     # measured on seeds 0..99. The form that succeeded more often on the tuning seeds is the bundle's default.
-    tuning_seeds = list(range(100_000, 100_000 + (8 if args.quick else 40)))
+    tuning_seeds = list(range(100_000, 100_000 + (8 if run.quick else 40)))
     sweep = [removal_rates(pgsb, ae, encode, tuning_seeds, a) for a in ALPHA_CANDIDATES]
     projection_sweep = [removal_rates(pgsb, ae, encode, tuning_seeds, a, projection=True) for a in PROJECTION_ALPHA_CANDIDATES]
     best, best_projection = (max(s, key=lambda r: (r["success"], -r["alpha"])) for s in (sweep, projection_sweep))
@@ -143,7 +188,7 @@ def evaluate_all(args, ae, teacher, pgsb_result, swiftbrush_result, encode, pgsb
         log("evaluate", f"{name} α sweep: " + ", ".join(f"α={r['alpha']}: {r['success']:.2f}" for r in s) + f" → α = {b['alpha']}")
     log("evaluate", f"the bundle's default: {'NASA with projection' if default == 'projection' else 'NASA'}")
     a, ap = best["alpha"], best_projection["alpha"]
-    report_seeds = list(range(10 if args.quick else 100))
+    report_seeds = list(range(10 if run.quick else 100))
     forms = (("without", pgsb, 0.0, False), ("with", pgsb, a, False), ("with_projection", pgsb, ap, True),
              ("swiftbrush_without", swiftbrush, 0.0, False), ("swiftbrush_with", swiftbrush, a, False),
              ("swiftbrush_with_projection", swiftbrush, ap, True))
@@ -156,7 +201,7 @@ def evaluate_all(args, ae, teacher, pgsb_result, swiftbrush_result, encode, pgsb
     n = results["nasa"]
     log("evaluate", f"removal success without NASA {n['without']['success']:.3f}, with NASA {n['with']['success']:.3f}, "
         f"with projection {n['with_projection']['success']:.3f}")
-    survey, survey_seeds = survey_pairs(), list(range(200_000, 200_000 + (2 if args.quick else SURVEY_SEEDS)))
+    survey, survey_seeds = survey_pairs(), list(range(200_000, 200_000 + (2 if run.quick else SURVEY_SEEDS)))
     results["nasa_survey"] = {"pairs": len(survey), "seeds": len(survey_seeds), **{
         key: removal_rates(unet, ae, encode, survey_seeds, alpha, pairs=survey, projection=p) for key, unet, alpha, p in forms}}
     sv = results["nasa_survey"]

@@ -11,11 +11,11 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from .evaluate import one_step_images  # noqa: E402
-from .stages import CaptionEncoder, load_student  # noqa: E402
+from .stages.student import load_student  # noqa: E402
+from .text_features import CaptionEncoder  # noqa: E402
 
 PAIRS = [
     ("a red circle and a blue square on a white background", "blue square"),

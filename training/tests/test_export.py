@@ -12,7 +12,7 @@ from snoopi_train.clip_ids import caption_ids
 from snoopi_train.evaluate import REMOVAL_PAIRS, one_step_images, removal_rates
 from snoopi_train.export import REFERENCE_CASES, export_bundle, reference_images
 from snoopi_train.nets import Attention, AutoEncoder, TextEncoder, UNet
-from snoopi_train.stages import CaptionEncoder
+from snoopi_train.text_features import CaptionEncoder
 
 
 class ExportTest(unittest.TestCase):

@@ -8,12 +8,15 @@ import torch
 import torch.nn.functional as F
 
 from tests.helpers import TINY
-from snoopi_train import scenes, stages
+from snoopi_train import scenes
 from snoopi_train.clip_ids import caption_ids, vocabulary
 from snoopi_train.diffusion import add_noise
 from snoopi_train.detector import to_uint8
 from snoopi_train.grounding import Grounding, colour_masks, grounding_term, object_token_positions, scene_masks, to_cells
 from snoopi_train.nets import TextEncoder, UNet
+from snoopi_train.stages.autoencoder import AutoencoderSettings, train_autoencoder
+from snoopi_train.stages.student import StudentSettings, train_student
+from snoopi_train.stages.teacher import TeacherSettings, set_aside_other_teacher, train_teacher
 
 
 def token(word):
@@ -146,11 +149,11 @@ class GroundedStagesTest(unittest.TestCase):
         cfg = dataclasses.replace(TINY, zero_padding=True)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            ae = stages.train_autoencoder(cfg, stages.AutoencoderSettings(steps=3, batch=8), work)
-            teacher, text = stages.train_teacher(cfg, stages.TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1, grounding=0.5), ae, work)
+            ae = train_autoencoder(cfg, AutoencoderSettings(steps=3, batch=8), work)
+            teacher, text = train_teacher(cfg, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1, grounding=0.5), ae, work)
             self.assertEqual(torch.load(work / "teacher.pt")["recipe"], "grounded")
-            settings = stages.StudentSettings(steps=5, batch=8, eval_every=5, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0, grounding=1.0)
-            result = stages.train_student("pgsb", cfg, settings, teacher, text, ae, work)
+            settings = StudentSettings(steps=5, batch=8, eval_every=5, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0, grounding=1.0)
+            result = train_student("pgsb", cfg, settings, teacher, text, ae, work)
             self.assertEqual(result.steps, 5)
             for model in (teacher, result.unet):
                 self.assertTrue(all(not m.keep_probs and m.probs is None for m in model.modules() if hasattr(m, "keep_probs")))
@@ -179,12 +182,12 @@ class OtherTeacherTest(unittest.TestCase):
             torch.save({"unet": {}}, work / "teacher.pt")  # saved before the grounded recipe: no "recipe"
             for name in ("autoencoder.pt", "scene_clip.pt", "pgsb.pt", "evaluation.json"):
                 (work / name).write_text("x")
-            stages.set_aside_other_teacher(work, "grounded")
+            set_aside_other_teacher(work, "grounded")
             aside = work / "teacher-plain"
             self.assertEqual(sorted(p.name for p in aside.iterdir()), ["evaluation.json", "pgsb.pt", "scene_clip.pt", "teacher.pt"])
             self.assertEqual(sorted(p.name for p in work.iterdir() if p.is_file()), ["autoencoder.pt"])
             torch.save({"step": 10, "recipe": "grounded"}, work / "teacher.ckpt")  # and back: a second folder, nothing lost
-            stages.set_aside_other_teacher(work, "plain")
+            set_aside_other_teacher(work, "plain")
             self.assertEqual(sorted(p.name for p in (work / "teacher-grounded").iterdir()), ["teacher.ckpt"])
             self.assertTrue((aside / "teacher.pt").exists())
 
@@ -193,11 +196,11 @@ class OtherTeacherTest(unittest.TestCase):
             work = Path(tmp)
             torch.save({"step": 10, "recipe": "grounded"}, work / "teacher.ckpt")
             (work / "pgsb.pt").write_text("x")
-            stages.set_aside_other_teacher(work, "grounded")
+            set_aside_other_teacher(work, "grounded")
             self.assertEqual(sorted(p.name for p in work.iterdir()), ["pgsb.pt", "teacher.ckpt"])
             torch.save({"unet": {}}, work / "teacher.pt")
             (work / "teacher.ckpt").unlink()
-            stages.set_aside_other_teacher(work, "plain")
+            set_aside_other_teacher(work, "plain")
             self.assertEqual(sorted(p.name for p in work.iterdir()), ["pgsb.pt", "teacher.pt"])
 
 

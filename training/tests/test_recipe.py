@@ -11,8 +11,9 @@ import torch
 
 from snoopi_train import scenes
 from snoopi_train.evaluate import REMOVAL_PAIRS, survey_pairs
-from snoopi_train.cli import parse
+from snoopi_train.cli import parse, run_options
 from snoopi_train.recipe import bundle_version, student_command, write_results
+from snoopi_train.stages.student import StudentSettings
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,7 +88,7 @@ class StudentCommandTest(unittest.TestCase):
         argv = ["--work", "/tmp/w", "--results", "/tmp/r", "--out", "/tmp/o", "--device", "cpu", "--profile", "gpu", "--workers", "2",
                 "--budget", "pgsb=60", "--student-steps", "40", "--quick", "--grounded", "--threads", "4"]
         run = parse(argv)
-        child = parse(student_command(run, "pgsb", 2)[3:])
+        child = parse(student_command(run_options(run, StudentSettings(), StudentSettings()), "pgsb", 2)[3:])
         self.assertEqual((child.only, child.threads), ("pgsb", 2))
         same = lambda a: {k: v for k, v in vars(a).items() if k not in ("only", "threads", "students", "until")}  # noqa: E731
         self.assertEqual(same(child), same(run))

@@ -8,7 +8,8 @@ from tests.helpers import TINY
 from snoopi_train import scenes
 from snoopi_train.nets import AutoEncoder, TextEncoder, UNet
 from snoopi_train.scene_clip import CaptionPooler, ClipSettings, SceneCLIP, clip_loss, same_scene_targets, train_scene_clip
-from snoopi_train.stages import StudentSettings, clip_margin_loss, train_student
+from snoopi_train.stages.distillation import clip_margin_loss
+from snoopi_train.stages.student import StudentSettings, train_student
 
 
 class SceneClipTest(unittest.TestCase):

@@ -11,10 +11,14 @@ from snoopi_train import scenes
 from snoopi_train.clip_ids import caption_ids
 from snoopi_train.diffusion import add_noise, guided_eps, one_step, teacher_one_step
 from snoopi_train.nets import AutoEncoder, TextEncoder, UNet, add_lora
-from snoopi_train import stages
+from snoopi_train.checkpoint import Progress
 from snoopi_train.scene_clip import SceneCLIP
-from snoopi_train.stages import (AutoencoderSettings, StepBudget, StudentSettings, TeacherSettings, sample_kappa, train_autoencoder,
-                                 student_lr, train_student, train_teacher, vsd_gradient, vsd_loss)
+from snoopi_train.stages import common
+from snoopi_train.stages.autoencoder import AutoencoderSettings, train_autoencoder
+from snoopi_train.stages.common import StepBudget
+from snoopi_train.stages.distillation import vsd_gradient, vsd_loss
+from snoopi_train.stages.student import StudentSettings, sample_kappa, student_finished, student_lr, train_student
+from snoopi_train.stages.teacher import TeacherSettings, teacher_lr, train_teacher
 
 
 def fixed_batch(size=16):
@@ -231,8 +235,8 @@ class StudentTest(unittest.TestCase):
             teacher, text = train_teacher(TINY, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1), ae, work)
             old = {"step": 6, "unet": teacher.state_dict(), "curve": [{"step": 6, "held_out": 0.5}], "settings": {"steps": 6, "batch": 4}}
             torch.save(old, work / "pgsb.pt")  # a v3 file: no "prediction", no warm-up setting
-            self.assertFalse(stages.student_finished(old, 6))
-            self.assertTrue(stages.student_finished({**old, "settings": {"warmup": 300}}, 6), "an x0 file of before the record counts as x0")
+            self.assertFalse(student_finished(old, 6))
+            self.assertTrue(student_finished({**old, "settings": {"warmup": 300}}, 6), "an x0 file of before the record counts as x0")
             result = train_student("pgsb", TINY, StudentSettings(steps=3, batch=4, lora_rank=4, warmup=1, clip_weight=0.0), teacher, text, ae, work)
             self.assertEqual(result.steps, 3)
             self.assertEqual(torch.load(work / "pgsb.pt")["prediction"], "sample")
@@ -257,16 +261,16 @@ class StudentTest(unittest.TestCase):
 
 class BudgetAndPrefetchTest(unittest.TestCase):
     def run_budget(self, settings, clock, **probe):
-        progress = stages.Progress("s", settings.steps, 0)
+        progress = Progress("s", settings.steps, 0)
         ticks = iter(clock)
-        original = stages.time.monotonic
-        stages.time.monotonic = lambda: next(ticks)
+        original = common.time.monotonic
+        common.time.monotonic = lambda: next(ticks)
         try:
             budget = StepBudget("s", settings, start=0, progress=progress, **probe)
             for step in range(1, 700):
                 budget.after(step)
         finally:
-            stages.time.monotonic = original
+            common.time.monotonic = original
         return progress
 
     def test_budget_lowers_the_steps_to_what_fits_after_the_probe(self):
@@ -284,7 +288,7 @@ class BudgetAndPrefetchTest(unittest.TestCase):
 
     def test_progress_right_after_a_restart_says_it_is_measuring(self):
         import contextlib, io
-        progress = stages.Progress("s", 1000, 0)
+        progress = Progress("s", 1000, 0)
         progress.restart(300)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -302,11 +306,11 @@ class BudgetAndPrefetchTest(unittest.TestCase):
 
     def test_teacher_lr_warms_up_then_decays_to_zero(self):
         s = TeacherSettings(steps=1000, lr=1.0, warmup=10, decay_from=0.6)
-        self.assertAlmostEqual(stages._lr_at(0, s), 0.1)
-        self.assertAlmostEqual(stages._lr_at(500, s), 1.0)
-        self.assertAlmostEqual(stages._lr_at(800, s), 0.5)
-        self.assertAlmostEqual(stages._lr_at(999, s), 1 / 400)
-        self.assertAlmostEqual(stages._lr_at(999, TeacherSettings(steps=1000, lr=1.0, warmup=10)), 1.0)
+        self.assertAlmostEqual(teacher_lr(0, s), 0.1)
+        self.assertAlmostEqual(teacher_lr(500, s), 1.0)
+        self.assertAlmostEqual(teacher_lr(800, s), 0.5)
+        self.assertAlmostEqual(teacher_lr(999, s), 1 / 400)
+        self.assertAlmostEqual(teacher_lr(999, TeacherSettings(steps=1000, lr=1.0, warmup=10)), 1.0)
 
     def test_batches_drawn_ahead_by_workers_equal_the_direct_ones_and_stop_early(self):
         calls = [(9, k * 4, 4) for k in range(6)]

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, posix } from 'node:path'
+import { dirname, join, posix, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MIN_SECRET_LENGTH } from './contract/request-signature.ts'
@@ -375,6 +375,25 @@ function buildContextFiles(): string[] {
   return files
 }
 
+/**
+ * The repository files a module loads, transitively: relative static and dynamic imports, and
+ * `new URL('./x.ts', import.meta.url)` (how the pipeline's worker thread is started).
+ */
+function runtimeImports(entries: string[]): string[] {
+  const seen = new Set<string>()
+  const pending = [...entries]
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (seen.has(file)) continue
+    seen.add(file)
+    const text = readFileSync(join(repoRoot, file), 'utf8')
+    for (const [, target] of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bnew URL\(\s*)'(\.{1,2}\/[^']+)'/g)) {
+      const path = relative(repoRoot, join(repoRoot, dirname(file), target!))
+      if (existsSync(join(repoRoot, path)) && statSync(join(repoRoot, path)).isFile()) pending.push(path)
+    }
+  }
+  return [...seen].sort()
+}
+
 const gpu = loadDockerfile('gpu-service/Dockerfile')
 const cpu = loadDockerfile('gpu-service/Dockerfile.cpu')
 
@@ -519,6 +538,8 @@ describe('.dockerignore', () => {
       'coverage/index.html',
       'gpu-service/src/docker-entrypoint.test.ts',
       'gpu-service/src/http/app.test.ts',
+      'gpu-service/src/testing/bundles.ts',
+      'gpu-service/src/testing/clip/tokenizer-cases.json',
       'edge/src/index.ts',
       'infra/README.md',
       'wrangler.toml',
@@ -543,12 +564,19 @@ describe('.dockerignore', () => {
     }
   })
 
+  it('keeps every file the service (and the CLI) loads at run time, none of them a test helper', () => {
+    const loaded = runtimeImports(['gpu-service/src/main.ts', 'gpu-service/src/cli/main.ts'])
+    expect(loaded).toContain('gpu-service/src/pipeline/pipeline-worker.ts') // started by URL, not imported
+    expect(loaded.filter((f) => f.includes('/testing/') || f.endsWith('.test.ts'))).toEqual([])
+    expect(loaded.filter((f) => isIgnored(ignoreRules, f))).toEqual([])
+  })
+
   it('sends only manifests, the service sources and assets, and the entrypoint as the build context', () => {
     const files = buildContextFiles()
     expect(files).toContain('gpu-service/src/main.ts')
     const allowed = /^(package\.json|package-lock\.json|\.npmrc|(edge|test|infra|gpu-service)\/package\.json|gpu-service\/(src|assets)\/.+|gpu-service\/docker\/entrypoint\.sh)$/
     expect(files.filter((f) => !allowed.test(f))).toEqual([])
-    expect(files.filter((f) => f.endsWith('.test.ts'))).toEqual([])
+    expect(files.filter((f) => f.endsWith('.test.ts') || f.includes('/testing/'))).toEqual([])
   })
 })
 

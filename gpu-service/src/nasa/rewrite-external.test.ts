@@ -1,12 +1,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import * as ort from 'onnxruntime-node'
 import { describe, expect, it } from 'vitest'
 import { presets } from '../model-builder/presets.ts'
 import { buildUnet, crossAttentionLayerCount } from '../model-builder/unet.ts'
 import { decodeModel, encodeModel, onnx, type TensorProto } from '../onnx/onnx-proto.ts'
 import { DATA_FILE, MANIFEST_FILE, writeWeightData } from '../onnx/weight-manifest.ts'
+import { createSession, disposeSession, runSession, tensor } from '../runtime/onnx-backend.ts'
 import { checkGraph } from './graph-check.ts'
 import type { GuidanceMode } from './rewrite-context.ts'
 import { rewriteModelFile } from './rewrite-file.ts'
@@ -53,13 +53,13 @@ describe('NASA/NAG rewrite of a structure-only (external-data) UNet', () => {
     rewriteModelFile(join(dir, 'model.onnx'), join(dir, 'model.nasa.onnx'), { mode: 'nasa' })
     writeWeightData(join(dir, MANIFEST_FILE))
     const B = 2
-    const f32 = (n: number, seed: number, dims: number[]) => new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(seed + i * 0.37)), dims)
-    const feeds = { sample: f32(B * 4 * 64, 1, [B, 4, 8, 8]), timestep: new ort.Tensor('float32', new Float32Array([999]), []), encoder_hidden_states: f32(B * 77 * 32, 2, [B, 77, 32]) }
-    const plain = await ort.InferenceSession.create(join(dir, 'model.onnx'))
-    const nasa = await ort.InferenceSession.create(join(dir, 'model.nasa.onnx'))
-    const a = (await plain.run(feeds)).out_sample!.data as Float32Array
-    const extra = { negative_encoder_hidden_states: f32(B * 77 * 32, 3, [B, 77, 32]), nasa_scale: new ort.Tensor('float32', new Float32Array([0, 0.5]), [B]) }
-    const b = (await nasa.run({ ...feeds, ...extra })).out_sample!.data as Float32Array
+    const f32 = (n: number, seed: number, dims: number[]) => tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(seed + i * 0.37)), dims)
+    const feeds = { sample: f32(B * 4 * 64, 1, [B, 4, 8, 8]), timestep: tensor('float32', new Float32Array([999]), []), encoder_hidden_states: f32(B * 77 * 32, 2, [B, 77, 32]) }
+    const plain = await createSession(join(dir, 'model.onnx'))
+    const nasa = await createSession(join(dir, 'model.nasa.onnx'))
+    const a = (await runSession(plain, feeds)).out_sample!.data as Float32Array
+    const extra = { negative_encoder_hidden_states: f32(B * 77 * 32, 3, [B, 77, 32]), nasa_scale: tensor('float32', new Float32Array([0, 0.5]), [B]) }
+    const b = (await runSession(nasa, { ...feeds, ...extra })).out_sample!.data as Float32Array
     const row = a.length / B
     let worst = 0
     for (let i = 0; i < row; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
@@ -67,6 +67,6 @@ describe('NASA/NAG rewrite of a structure-only (external-data) UNet', () => {
     let moved = 0
     for (let i = row; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i]! - b[i]!))
     expect(moved).toBeGreaterThan(1e-4)
-    await Promise.all([plain.release(), nasa.release()])
+    await Promise.all([disposeSession(plain), disposeSession(nasa)])
   })
 })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { manifestMemoOf, type ManifestMemo } from './manifest-memo.ts'
 import { IMAGE_ID_PATTERN, REQUEST_HASH_PATTERN } from './request-keys.ts'
 
 /** File extensions of stored images (the request's `output_format`). */
@@ -62,14 +63,21 @@ export function manifestKey(hash: string): string {
  */
 export class ImageStore {
   readonly #bucket: R2Bucket
+  readonly #memo: ManifestMemo<GenerationManifest>
 
   constructor(bucket: R2Bucket) {
     this.#bucket = bucket
+    this.#memo = manifestMemoOf<GenerationManifest>(bucket)
   }
 
-  /** The manifest of a request, or null when it was never stored (or is unreadable: treated as a miss). */
+  /**
+   * The manifest of a request, or null when it was never stored (or is unreadable: treated as a miss).
+   * A manifest this isolate has seen is answered from memory (see `ManifestMemo`).
+   */
   async getManifest(hash: string): Promise<GenerationManifest | null> {
     checkHash(hash)
+    const known = this.#memo.get(hash)
+    if (known) return known
     const object = await this.#bucket.get(manifestKey(hash))
     if (!object) return null
     const parsed = manifestSchema.safeParse(await object.json<unknown>().catch(() => undefined))
@@ -77,6 +85,7 @@ export class ImageStore {
       console.warn(`image store: unreadable manifest ${manifestKey(hash)}, treated as missing`)
       return null
     }
+    this.#memo.set(hash, parsed.data)
     return parsed.data
   }
 
@@ -113,6 +122,7 @@ export class ImageStore {
 
     const complete: GenerationManifest = { created: manifest.created, model: manifest.model, version: manifest.version, images: entries }
     await this.#bucket.put(manifestKey(hash), JSON.stringify(complete), { httpMetadata: { contentType: 'application/json' } })
+    this.#memo.set(hash, complete)
     return complete
   }
 

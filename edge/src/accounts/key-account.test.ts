@@ -151,6 +151,16 @@ describe('KeyAccount', () => {
     expect(await stub.refundImages(3)).toMatchObject({ remaining: 5 })
   })
 
+  it('settles a request in one call: hands its slot back and counts its usage', async () => {
+    const { stub } = await account('pro')
+    const admission = await stub.admitRequest()
+    expect(admission?.slot).toBeDefined()
+    await stub.settle(admission?.slot, { images: 0, cacheHits: 1, cacheMisses: 0 })
+    expect(await stub.release(admission!.slot!)).toBe(false) // already handed back
+    expect((await stub.usage())?.today).toMatchObject({ cacheHits: 1, images: 0 })
+    await stub.settle(undefined, undefined) // nothing to do is fine
+  })
+
   it('counts usage today and in total, and starts a new day at UTC midnight', async () => {
     const { stub, clock } = await account('pro', Date.UTC(2026, 2, 1, 23, 59))
     const admission = await stub.admitRequest()

@@ -222,6 +222,15 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
     this.count(this.clock(), { images: count(delta.images), cacheHits: count(delta.cacheHits), cacheMisses: count(delta.cacheMisses) })
   }
 
+  /**
+   * The end of an admitted request in one call (after the response, off its critical path): hands its
+   * concurrency slot back and counts its usage. Either may be absent.
+   */
+  settle(slot: string | undefined, delta: UsageDelta | undefined): void {
+    if (slot !== undefined) this.release(slot)
+    if (delta !== undefined) this.recordUsage(delta)
+  }
+
   /** Today's and total counters, the plan's limits and what is left now. Null when there is no record. */
   usage(): UsageReport | null {
     const record = this.ctx.storage.kv.get<AccountRecord>(RECORD)

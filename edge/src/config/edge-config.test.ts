@@ -16,6 +16,9 @@ describe('edgeConfig', () => {
         ADMIN_TOKEN: secret,
         CACHE_KEY_SECRET: secret,
         MODELS: [{ id: 'm', version: '1', sizes: ['512x512'] }],
+        PUBLIC_BASE_URL: undefined,
+        WEBHOOK_ALLOW_LOOPBACK_HTTP: false,
+        JOB_RETRY_WINDOW_S: 600,
       },
     })
   })
@@ -28,6 +31,15 @@ describe('edgeConfig', () => {
     expect(problems[1]).toMatch(/^GPU_SERVICE_SECRET: must be at least 32 characters/)
     expect(problems[2]).toMatch(/^GPU_TIMEOUT_MS:/)
     expect(problems[3]).toMatch(/^MODELS: must list at least one model/)
+  })
+
+  it('reads PUBLIC_BASE_URL as an origin (empty means unset) and the webhook and job settings', () => {
+    const result = edgeConfig({ ...valid, PUBLIC_BASE_URL: 'https://img.example.com/', WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true', JOB_RETRY_WINDOW_S: '900' })
+    expect(result.ok && [result.config.PUBLIC_BASE_URL, result.config.WEBHOOK_ALLOW_LOOPBACK_HTTP, result.config.JOB_RETRY_WINDOW_S]).toEqual(['https://img.example.com', true, 900])
+    const empty = edgeConfig({ ...valid, PUBLIC_BASE_URL: '' })
+    expect(empty.ok && empty.config.PUBLIC_BASE_URL).toBeUndefined()
+    const bad = edgeConfig({ ...valid, PUBLIC_BASE_URL: 'ftp://x', WEBHOOK_ALLOW_LOOPBACK_HTTP: 'yes' })
+    expect(bad.ok ? [] : bad.problems.map((p) => p.split(':')[0])).toEqual(['PUBLIC_BASE_URL', 'WEBHOOK_ALLOW_LOOPBACK_HTTP'])
   })
 
   it('says where to set a missing secret and rejects MODELS that is not JSON', () => {

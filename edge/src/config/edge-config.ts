@@ -6,6 +6,11 @@ export interface RateLimiterBinding {
   limit(options: { key: string }): Promise<{ success: boolean }>
 }
 
+/** A message on the jobs queue: only the job's id (the job's Durable Object holds everything else). */
+export interface JobMessage {
+  job: string
+}
+
 /**
  * The worker's bindings as wrangler declares them (`wrangler.toml` [vars], secrets from `.dev.vars`
  * locally or `wrangler secret put` in production).
@@ -17,8 +22,17 @@ export interface EdgeBindings {
   MODELS?: string
   ADMIN_TOKEN?: string
   CACHE_KEY_SECRET?: string
+  PUBLIC_BASE_URL?: string
+  WEBHOOK_ALLOW_LOOPBACK_HTTP?: string
+  JOB_RETRY_WINDOW_S?: string
   KEY_ACCOUNTS: DurableObjectNamespace
   GENERATIONS: DurableObjectNamespace
+  /** One `ImageJob` per job (`idFromName(job id)`): the job's source of truth. */
+  JOBS: DurableObjectNamespace
+  /** One `IdempotencyRecord` per (API key, route, Idempotency-Key). */
+  IDEMPOTENCY: DurableObjectNamespace
+  /** The generation jobs queue (producer; the same worker consumes it). */
+  JOB_QUEUE: Queue<JobMessage>
   IMAGES: R2Bucket
   KEY_INDEX: KVNamespace
   /** Optional: the budget of lookups of unknown API keys per client IP (absent: unlimited). */
@@ -34,6 +48,9 @@ export interface EdgeBindings {
  * | `MODELS` | (required) | JSON list of `{id, version, sizes}` the edge accepts |
  * | `ADMIN_TOKEN` | (required, secret) | bearer token of /admin/keys, ≥ 32 characters |
  * | `CACHE_KEY_SECRET` | (required, secret) | HMAC key of image ids, ≥ 32 characters |
+ * | `PUBLIC_BASE_URL` | (empty: the reading request's origin) | origin of image and job URLs in jobs and webhooks |
+ * | `WEBHOOK_ALLOW_LOOPBACK_HTTP` | `false` | let webhooks use http(s) to 127.0.0.1 / localhost (local development) |
+ * | `JOB_RETRY_WINDOW_S` | `600` | how long a job retries a GPU tier that is unavailable before it fails |
  */
 const edgeConfigSchema = z.object({
   GPU_SERVICE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')),
@@ -58,6 +75,16 @@ const edgeConfigSchema = z.object({
     ),
   ADMIN_TOKEN: z.string({ error: 'is required (a secret)' }).min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`),
   CACHE_KEY_SECRET: z.string({ error: 'is required (a secret)' }).min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`),
+  // Empty or absent: URLs use the origin of the request that reads them.
+  PUBLIC_BASE_URL: z
+    .union([z.literal(''), z.url({ protocol: /^https?$/, error: 'must be an http(s) URL or empty' })])
+    .optional()
+    .transform((u) => (u ? new URL(u).origin : undefined)),
+  WEBHOOK_ALLOW_LOOPBACK_HTTP: z
+    .enum(['true', 'false'], { error: 'must be "true" or "false"' })
+    .default('false')
+    .transform((v) => v === 'true'),
+  JOB_RETRY_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(600),
 })
 
 export type EdgeConfig = z.infer<typeof edgeConfigSchema>

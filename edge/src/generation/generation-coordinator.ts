@@ -22,9 +22,11 @@ export interface GenerationJob {
   /**
    * The key charged `imageIds.length` images if this job leads a generation: its account's Durable
    * Object id (`stub.id.toString()`) and the request's concurrency slot (so that an images refusal
-   * also gives the request's token back, see `KeyAccount.consumeImages`).
+   * also gives the request's token back, see `KeyAccount.consumeImages`). `{ prepaid: true }`: a
+   * generation job, charged when it was enqueued and settled by its own Durable Object (kept on a
+   * `MISS`, refunded otherwise), so the coordinator neither charges nor refunds it.
    */
-  payer: { account: string; slot?: string }
+  payer: { account: string; slot?: string } | { prepaid: true }
 }
 
 /**
@@ -55,7 +57,8 @@ type Failure = Extract<GenerationOutcome, { ok: false }>
  * images are written to R2 (images first, manifest last) before anyone is answered.
  *
  * Only the leader pays: it is charged its images (`consumeImages`) once no manifest exists and just
- * before the GPU call, and refunded if the generation fails. A follower — a job that arrives while
+ * before the GPU call, and refunded if the generation fails. A prepaid leader (a job, which paid at
+ * enqueue) is neither charged nor refunded here: its job settles what it paid from the outcome. A follower — a job that arrives while
  * one is in flight — is neither charged nor given the leader's quota. If the leader's key cannot
  * pay, nothing was generated: its followers do not inherit its 429, the next of them leads instead.
  */
@@ -84,7 +87,8 @@ export class GenerationCoordinator extends DurableObject<EdgeBindings> {
   }
 
   private async run(job: GenerationJob): Promise<GenerationOutcome> {
-    const payer = accountStubById(this.env, job.payer.account)
+    const payer = 'prepaid' in job.payer ? null : accountStubById(this.env, job.payer.account)
+    const slot = 'prepaid' in job.payer ? undefined : job.payer.slot
     const n = job.imageIds.length
     let charged = false
     try {
@@ -97,21 +101,25 @@ export class GenerationCoordinator extends DurableObject<EdgeBindings> {
         const existing = await store.getManifest(job.hash)
         if (existing) return { ok: true, manifest: existing, generated: false, coalesced: false }
       }
-      const charge = await payer.consumeImages(n, job.payer.slot)
-      if (!charge) return { ...failure(keyGone()), chargeRefused: true }
-      if (!charge.allowed) return { ...failure(quotaRefused()), images: charge, chargeRefused: true }
-      charged = true
+      let charge: Admission | undefined
+      if (payer) {
+        const taken = await payer.consumeImages(n, slot)
+        if (!taken) return { ...failure(keyGone()), chargeRefused: true }
+        if (!taken.allowed) return { ...failure(quotaRefused()), images: taken, chargeRefused: true }
+        charge = taken
+        charged = true
+      }
       const images = await requestImages(config.config, job.upstream, job.requestId)
       const manifest = await store.putGeneration(
         job.hash,
         { created: Math.floor(Date.now() / 1000), model: job.model, version: job.version },
         images.map((image, i) => ({ id: job.imageIds[i] as string, ext: job.ext, bytes: image.bytes, contentType: image.contentType, seed: image.seed, droppedTokens: image.droppedTokens })),
       )
-      return { ok: true, manifest, generated: true, coalesced: false, images: charge }
+      return charge ? { ok: true, manifest, generated: true, coalesced: false, images: charge } : { ok: true, manifest, generated: true, coalesced: false }
     } catch (error) {
       const failed = failure(error, job.requestId)
       // The leader gets an error, so the images it was charged for are given back.
-      if (charged) return withRefund(failed, await refund(payer, n, job.requestId))
+      if (charged && payer) return withRefund(failed, await refund(payer, n, job.requestId))
       return failed
     }
   }

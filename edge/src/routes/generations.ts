@@ -12,7 +12,6 @@ import { ApiError } from '../errors/api-error.ts'
 import type { GenerationJob, GenerationOutcome } from '../generation/generation-coordinator.ts'
 import type { Account } from '../middleware/api-key-auth/index.ts'
 import { reportImages } from '../middleware/rate-limit/index.ts'
-import { afterResponse } from '../runtime/background.ts'
 import { generateBodyFor } from '../upstream/generated-images.ts'
 
 /** The route's OpenAPI description (app.ts registers it; the body is validated once, by `validateGeneration`). */
@@ -167,7 +166,8 @@ export const generationRoutes = new Hono<EdgeEnv>().post('/v1/images/generations
   const manifest = outcome ? outcome.manifest : (stored as GenerationManifest)
   const answer: CacheAnswer = outcome ? cacheAnswer(outcome) : 'HIT'
   const miss = answer === 'MISS'
-  await afterResponse(c, account.stub.recordUsage({ images: miss ? canonical.n : 0, cacheHits: miss ? 0 : 1, cacheMisses: miss ? 1 : 0 }))
+  // Counted after the response, with the slot's release, by rateLimit().
+  c.set('usage', { images: miss ? canonical.n : 0, cacheHits: miss ? 0 : 1, cacheMisses: miss ? 1 : 0 })
   c.header('x-cache', answer)
   return c.json({ created: Math.floor(Date.now() / 1000), data: await responseData(c, body, canonical, manifest) }, 200)
 })

@@ -1,12 +1,16 @@
 import { afterResponse } from '../../runtime/background.ts'
 import type { MiddlewareHandler } from 'hono'
 import type { Admission } from '../../accounts/admission.ts'
+import type { UsageDelta } from '../../accounts/key-account.ts'
 import { ApiError } from '../../errors/api-error.ts'
 import type { Account, AccountVariables } from '../api-key-auth/index.ts'
 import { quotaReport, rateLimitHeaders, type QuotaReport } from './ratelimit-headers.ts'
 
-/** The quotas reported on this response so far (requests, then images once `consumeImages` ran). */
-export type RateLimitVariables = { rateLimit: QuotaReport[] }
+/**
+ * The quotas reported on this response so far (requests, then images once `consumeImages` ran), and
+ * the usage a route counts for the request (settled with the slot in one call after the response).
+ */
+export type RateLimitVariables = { rateLimit: QuotaReport[]; usage?: UsageDelta }
 
 type RateLimitEnv = { Variables: AccountVariables & RateLimitVariables }
 
@@ -67,12 +71,14 @@ export function rateLimit(): MiddlewareHandler<RateLimitEnv> {
       await next()
     } finally {
       for (const [name, value] of Object.entries(rateLimitHeaders(reports))) c.header(name, value)
-      if (admission.slot) {
-        const released = stub.release(admission.slot).catch((error: unknown) => {
+      // One Durable Object call after the response hands the slot back and counts the route's usage.
+      const usage = c.get('usage')
+      if (admission.slot !== undefined || usage !== undefined) {
+        const settled = stub.settle(admission.slot, usage).catch((error: unknown) => {
           // The lease frees the slot later; the client's answer must not depend on this.
-          console.warn('rate limit: releasing a concurrency slot failed:', error)
+          console.warn('rate limit: settling the request (slot, usage) failed:', error)
         })
-        await afterResponse(c, released)
+        await afterResponse(c, settled)
       }
     }
   }

@@ -40,7 +40,10 @@ export interface GpuTierConfig {
   natGateways: number
   /** An x86 NVIDIA GPU instance type (one GPU per task, so one task per instance). */
   instanceType: string
-  /** The warm minimum of tasks (= GPU instances); 0 parks the tier (see README: scaling from zero). */
+  /**
+   * The warm minimum of tasks (= GPU instances). 0 lets the tier sleep: it goes to 0 tasks when idle
+   * and wakes on the ALB's no-target 503s (constructs/sleep-at-zero.ts; README: sleeping at zero).
+   */
   minTasks: number
   maxTasks: number
   /** Target of the Average of `InFlightRequests` (queued + running requests) per task. */
@@ -105,7 +108,9 @@ type EnvironmentDefaults = Omit<GpuTierConfig, 'name' | 'account' | 'region' | '
  * - minTasks ≥ 1 in both: a new GPU task needs minutes (instance launch, ~10 GB image pull, model
  *   download, CUDA session warm-up), and target tracking cannot scale out from 0 at all, because the
  *   metric it reads is published by the tasks themselves. Production keeps 2 so losing one instance
- *   or one AZ leaves a warm task serving while the replacement starts.
+ *   or one AZ leaves a warm task serving while the replacement starts. `-c minTasks=0` (or 0 here)
+ *   lets an environment sleep instead: the first request after a sleep waits out a cold start
+ *   (estimated 8–20 minutes, README) in the edge's job queue.
  * - targetInFlightPerTask 4 = MAX_BATCH_SIZE: one full batch running while the next fills; well below
  *   MAX_QUEUE_IMAGES (32), so scale-out starts long before the service sheds load.
  * - natGateways: staging shares one NAT (an AZ outage there is acceptable); production has one per AZ.

@@ -70,7 +70,7 @@ export class GpuTierStack extends Stack {
     })
 
     const { topic } = new AlarmTopic(this, 'AlarmTopic', { displayName: `SNOOPI GPU tier (${config.name})`, email: config.alarms.email })
-    const { alarms } = new GpuAlarms(this, 'Alarms', { config, targetGroup: gpu.targetGroup, topic })
+    const { alarms } = new GpuAlarms(this, 'Alarms', { config, loadBalancer: origin.loadBalancer, targetGroup: gpu.targetGroup, topic })
     new GpuDashboard(this, 'Dashboard', { config, loadBalancer: origin.loadBalancer, targetGroup: gpu.targetGroup, service: gpu.service, alarms })
 
     const outputs: Record<string, [value: string, description: string]> = {

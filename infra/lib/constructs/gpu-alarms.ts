@@ -9,6 +9,7 @@ import { serviceMetric } from '../service-metrics.ts'
 
 export interface GpuAlarmsProps {
   config: GpuTierConfig
+  loadBalancer: elbv2.IApplicationLoadBalancer
   targetGroup: elbv2.ApplicationTargetGroup
   topic: sns.ITopic
 }
@@ -23,12 +24,15 @@ const MIN_REQUESTS_FOR_5XX_RATE = 20
  * - queue saturation: the service turned requests away for 3 minutes in a row, i.e. scaling is not
  *   keeping up or has hit maxTasks;
  * - unhealthy targets for longer than any model load;
- * - no healthy target at all (only with a warm minimum: a parked tier has none by design).
+ * - no healthy target at all (only with a warm minimum: a parked tier has none by design);
+ * - with `minTasks: 0` instead: the wake-up is overdue, i.e. the ALB has had no task to send
+ *   requests to for 25 minutes, longer than the estimated cold start and than the edge queue
+ *   retries a job.
  */
 export class GpuAlarms extends Construct {
   readonly alarms: cloudwatch.Alarm[] = []
 
-  constructor(scope: Construct, id: string, { config, targetGroup, topic }: GpuAlarmsProps) {
+  constructor(scope: Construct, id: string, { config, loadBalancer, targetGroup, topic }: GpuAlarmsProps) {
     super(scope, id)
     const prefix = `snoopi-gpu-${config.name}`
     const fiveMinutes = Duration.minutes(5)
@@ -88,6 +92,18 @@ export class GpuAlarms extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: 3,
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }))
+    } else {
+      // A sleeping tier answers 503 (no target) until its first task is ready (SleepAtZero); a cold
+      // start is estimated at 8–20 minutes (infra/README.md), so 503s in each of 5 five-minute
+      // periods mean it is not coming up (capacity, image, model), or every task has gone.
+      this.add(loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_503_COUNT, { statistic: cloudwatch.Stats.SUM, period: fiveMinutes }).createAlarm(this, 'WakeOverdue', {
+        alarmName: `${prefix}-wake-overdue`,
+        alarmDescription: 'For 25 minutes the ALB has had no GPU task to send requests to (its own 503s): the wake-up from 0 tasks has not produced a ready task, and queued jobs outlive the edge queue\'s retries.',
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }))
     }
 

@@ -7,6 +7,7 @@ import { deregistrationDelayS, type GpuTierConfig } from '../environments.ts'
 import { serviceMetric } from '../service-metrics.ts'
 import { GPU_CONTAINER_NAME, GPU_SERVICE_PORT } from './gpu-task-definition.ts'
 import { PUBLIC_PATH_PATTERNS } from './origin-load-balancer.ts'
+import { SleepAtZero } from './sleep-at-zero.ts'
 
 export interface GpuServiceProps {
   config: GpuTierConfig
@@ -31,12 +32,16 @@ const SCALE_IN_COOLDOWN = Duration.minutes(15)
  * The ECS service behind the ALB and its autoscaling: task count from `minTasks` to `maxTasks`,
  * tracking the Average of the service's own `InFlightRequests` (queued + running requests per
  * task) at `targetInFlightPerTask`. ECS then launches or removes GPU instances through the capacity
- * provider to fit the tasks.
+ * provider to fit the tasks. With `minTasks: 0`, SleepAtZero adds the way up from 0 (and a stated
+ * way down to it), which target tracking cannot provide.
  */
 export class GpuService extends Construct {
   readonly service: ecs.Ec2Service
   readonly targetGroup: elbv2.ApplicationTargetGroup
   readonly taskSecurityGroup: ec2.SecurityGroup
+  readonly scaling: ecs.ScalableTaskCount
+  /** Only with `minTasks: 0`. */
+  readonly sleepAtZero: SleepAtZero | undefined
 
   constructor(scope: Construct, id: string, { config, vpc, cluster, capacityProvider, taskDefinition, httpsListener }: GpuServiceProps) {
     super(scope, id)
@@ -96,12 +101,16 @@ export class GpuService extends Construct {
       conditions: [elbv2.ListenerCondition.pathPatterns(PUBLIC_PATH_PATTERNS)],
     })
 
-    const scaling = this.service.autoScaleTaskCount({ minCapacity: config.minTasks, maxCapacity: config.maxTasks })
-    scaling.scaleToTrackCustomMetric('InFlightPerTask', {
+    this.scaling = this.service.autoScaleTaskCount({ minCapacity: config.minTasks, maxCapacity: config.maxTasks })
+    this.scaling.scaleToTrackCustomMetric('InFlightPerTask', {
       metric: serviceMetric(config.name, 'InFlightRequests'),
       targetValue: config.targetInFlightPerTask,
       scaleOutCooldown: SCALE_OUT_COOLDOWN,
       scaleInCooldown: SCALE_IN_COOLDOWN,
     })
+    this.sleepAtZero =
+      config.minTasks === 0
+        ? new SleepAtZero(this, 'SleepAtZero', { environment: config.name, scaling: this.scaling, loadBalancer: httpsListener.loadBalancer, targetGroup: this.targetGroup })
+        : undefined
   }
 }

@@ -347,7 +347,7 @@ def main(argv: list[str]) -> int:
     carried = [d for d in ("fp16", "fp32") if d in index["bundles"]]
     dtypes = args.dtypes.split(",") if args.dtypes else carried
     result = {
-        "schema": bp.SCHEMA, "runner": "python", "mode": "dry-run" if args.dry_run else "device", "preset": preset,
+        "schema": bp.SCHEMA, "runner": "python", "mode": "dry-run" if args.dry_run else ("device" if primary in gpu else "cpu-check"), "preset": preset,
         "latentSide": latent, "imageSide": latent * 8, "startedAt": started_wall, "environment": env,
         "plan": {k: plan[k] for k in ("rounds", "minRounds", "warmupRuns", "budgetS", "groupMinS")} | {"budgetS": budget, "batches": plan["presets"][preset]["batches"]},
         "carry": {k: index.get(k) for k in ("gitCommit", "createdAt", "rewrites")},
@@ -401,6 +401,8 @@ def main(argv: list[str]) -> int:
             entry.update(status="measured", rounds=measured["rounds"], roundSecondsEstimate=round(measured["roundSecondsEstimate"], 3), **bp.summarize(cases, measured))
             if measured["errors"]:
                 entry["errors"] = measured["errors"]
+            if len(measured["errors"]) == len(cases):
+                entry.update(status="failed", reason=f"every case failed, e.g. {next(iter(measured['errors'].values()))}")
         except Exception as e:  # noqa: BLE001 - a failing group is recorded and the next one runs
             entry.update(status="failed", reason=f"{type(e).__name__}: {str(e)[:500]}")
             log(f"  failed: {entry['reason']}")

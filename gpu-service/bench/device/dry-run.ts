@@ -174,6 +174,7 @@ for (const [i, g] of runnable.entries()) {
     const measured = await runGroup(runner, cases, plan, groupDeadline, deadline)
     Object.assign(entry, { status: 'measured', rounds: measured.rounds, roundSecondsEstimate: measured.roundSecondsEstimate, ...summarize(cases, measured) })
     if (Object.keys(measured.errors).length) entry.errors = measured.errors
+    if (Object.keys(measured.errors).length === cases.length) Object.assign(entry, { status: 'failed', reason: `every case failed, e.g. ${Object.values(measured.errors)[0]}` })
   } catch (error) {
     Object.assign(entry, { status: 'failed', reason: `${(error as Error).name}: ${(error as Error).message.split('\n')[0]!.slice(0, 500)}` })
     console.log(`  failed: ${entry.reason ?? ''}`)

@@ -171,7 +171,7 @@ export type Summary = ReturnType<typeof summarize>
 export interface DeviceResult {
   schema: typeof RESULT_SCHEMA
   runner: 'python' | 'node'
-  mode: 'device' | 'dry-run'
+  mode: 'device' | 'dry-run' | 'cpu-check'
   preset: string
   weights: { dtype: string; manifest: string; bytes: number; sha256MatchesTypeScript: boolean | null }[]
   groups: (Partial<Summary> & { runtime: string; dtype: string; status: 'measured' | 'skipped' | 'failed'; reason?: string; rounds?: number })[]

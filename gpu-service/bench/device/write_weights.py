@@ -105,17 +105,25 @@ def file_sha256(path: str) -> str:
 
 
 def write_data(manifest_path: str, workers: int = 1, force: bool = False, want_hash: bool = False) -> dict:
-    """Writes the manifest's data file beside it; returns path, bytes, seconds, sha256 (when known), skipped."""
+    """Writes the manifest's data file beside it; returns path, bytes, seconds, sha256 (when known), skipped.
+
+    A stamp beside the data (`<data>.stamp`: the manifest's digest and the data's SHA-256) lets a rerun
+    keep the file without drawing or hashing it again.
+    """
     started = time.perf_counter()
-    with open(manifest_path) as f:
-        manifest = json.load(f)
+    with open(manifest_path, "rb") as f:
+        text = f.read()
+    manifest = json.loads(text)
     path = os.path.join(os.path.dirname(os.path.abspath(manifest_path)), manifest["dataFile"])
+    stamp_path = path + ".stamp"
+    stamp = {"manifest": hashlib.sha256(text).hexdigest()}
     check = want_hash or "sha256" in manifest
     result = {"path": path, "bytes": manifest["bytes"], "expectedSha256": manifest.get("sha256")}
-    if not force and os.path.exists(path) and os.path.getsize(path) == manifest["bytes"]:
-        digest = file_sha256(path) if check else None
-        if digest is None or manifest.get("sha256") in (None, digest):
-            return {**result, "sha256": digest, "skipped": True, "seconds": time.perf_counter() - started}
+    if not force and os.path.exists(path) and os.path.getsize(path) == manifest["bytes"] and os.path.exists(stamp_path):
+        with open(stamp_path) as f:
+            old = json.load(f)
+        if old.get("manifest") == stamp["manifest"] and (old.get("sha256") or not check):
+            return {**result, "sha256": old.get("sha256"), "skipped": True, "seconds": time.perf_counter() - started}
     items = list(work_items(manifest))
     with open(path, "wb") as f:
         f.truncate(manifest["bytes"])
@@ -129,6 +137,8 @@ def write_data(manifest_path: str, workers: int = 1, force: bool = False, want_h
     if written != manifest["bytes"]:
         raise RuntimeError(f"{path}: wrote {written} bytes, expected {manifest['bytes']}")
     digest = file_sha256(path) if check else None
+    with open(stamp_path, "w") as f:
+        json.dump({**stamp, "sha256": digest}, f)
     return {**result, "sha256": digest, "skipped": False, "seconds": time.perf_counter() - started}
 
 

@@ -38,6 +38,12 @@ describe('validateGeneration', () => {
     }
   })
 
+  it('checks the resolved guidance with the contract\'s rule: a bundle default outside the API\'s range is refused too', () => {
+    expect(() => validateGeneration({ ...bundle, nasaAlpha: 3 }, withNegative)).toThrow(/guidance alpha must be a number from 0 to 2 for nasa/)
+    // Fields the mode does not read are ignored, as the contract's schema ignores them.
+    expect(validateGeneration(bundle, { ...withNegative, guidance: { mode: 'cfg', tau: 99 } }).guidance).toEqual({ mode: 'cfg', scale: 2 })
+  })
+
   it.each<[string, GenerationInput, RegExp]>([
     ['an empty prompt', { prompt: '  ', seed: 1 }, /the prompt is empty/],
     ['an over-long prompt', { prompt: 'x'.repeat(2001), seed: 1 }, /2001 characters; the limit is 2000/],

@@ -1,5 +1,6 @@
 import { formatSize, nasaSettings, type ImageSize, type ModelBundle } from '../bundle/model-bundle.ts'
-import { GUIDANCE_MODES, guidanceLimits, MAX_PROMPT_CHARS, OUTPUT_FORMATS, type GuidanceMode, type OutputFormat } from '../contract/limits.ts'
+import { guidanceProblem } from '../contract/generate-body.ts'
+import { CFG_DEFAULT_SCALE, GUIDANCE_MODES, MAX_PROMPT_CHARS, NAG_DEFAULTS, OUTPUT_FORMATS, type GuidanceMode, type OutputFormat } from '../contract/limits.ts'
 import { parseSeed } from '../diffusion/seed.ts'
 import { InvalidRequestError } from '../service/service-error.ts'
 
@@ -127,29 +128,33 @@ function seedsFrom(seed: bigint | number, n: number): bigint[] {
   }
 }
 
+/**
+ * The caller's guidance with the defaults filled in (NASA's α and form from the bundle, NAG's and
+ * CFG's from the contract), checked by the contract's one rule (`guidanceProblem`, which the body
+ * schema and the edge apply too) — on the resolved values, so a bundle default out of range is
+ * refused as well.
+ */
 function resolveGuidance(bundle: ModelBundle, spec: GuidanceSpec): ResolvedGuidance {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) fail('guidance must be one object (it applies to every image of the request)')
-  const inRange = (name: string, value: number | undefined, [min, max]: readonly number[], fallback: number) => {
-    const v = value ?? fallback
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < (min as number) || v > (max as number)) fail(`guidance ${name} must be a number from ${min} to ${max}`)
-    return v
-  }
   const mode = spec.mode ?? 'nasa'
   if (!GUIDANCE_MODES.includes(mode)) fail(`guidance mode must be one of ${GUIDANCE_MODES.join(', ')}`)
-  if (spec.projection !== undefined && mode !== 'nasa') fail(`guidance projection is a NASA setting; mode ${mode} has none`)
+  if (spec.projection !== undefined && typeof spec.projection !== 'boolean') fail('guidance projection must be true or false')
+  const resolved = withDefaults(bundle, mode, spec)
+  const problem = guidanceProblem({ ...spec, ...resolved })
+  return problem === undefined ? resolved : fail(problem)
+}
+
+function withDefaults(bundle: ModelBundle, mode: GuidanceMode, spec: GuidanceSpec): ResolvedGuidance {
   switch (mode) {
     case 'nasa': {
-      if (spec.projection !== undefined && typeof spec.projection !== 'boolean') fail('guidance projection must be true or false')
       const { projection, alpha } = nasaSettings(bundle, spec.projection)
-      return { mode, alpha: inRange('alpha', spec.alpha, guidanceLimits.nasa.alpha, alpha), projection }
+      return { mode, alpha: spec.alpha ?? alpha, projection }
     }
-    case 'nag': {
-      const l = guidanceLimits.nag
-      return { mode, scale: inRange('scale', spec.scale, l.scale, l.scale[2]), tau: inRange('tau', spec.tau, l.tau, l.tau[2]), alpha: inRange('alpha', spec.alpha, l.alpha, l.alpha[2]) }
-    }
+    case 'nag':
+      return { mode, scale: spec.scale ?? NAG_DEFAULTS.scale, tau: spec.tau ?? NAG_DEFAULTS.tau, alpha: spec.alpha ?? NAG_DEFAULTS.alpha }
     case 'cfg':
-      return { mode, scale: inRange('scale', spec.scale, guidanceLimits.cfg.scale, guidanceLimits.cfg.scale[2]) }
-    default:
-      return { mode: 'none' }
+      return { mode, scale: spec.scale ?? CFG_DEFAULT_SCALE }
+    case 'none':
+      return { mode }
   }
 }

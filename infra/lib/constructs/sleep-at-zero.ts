@@ -52,7 +52,7 @@ export const SLEEP_COOLDOWN = Duration.minutes(15)
  * minute. Target tracking may get there on its own (with a minimum of 0 it can scale in to 0 when
  * in-flight stays at 0 through its scale-in window; it rounds conservatively, keeping a task while
  * anything is in flight), but how it rounds is AWS's, undocumented; this policy makes the idle
- * period that parks the tier a stated one. A request in flight is at most REQUEST_TIMEOUT_MS old,
+ * period that parks the tier a stated one. The ALB cuts a request after its idle timeout (120 s),
  * far below the idle window, so nothing is running when it acts; ECS drains the task anyway.
  */
 export class SleepAtZero extends Construct {

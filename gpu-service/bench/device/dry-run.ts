@@ -9,10 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, platform, release } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import * as ort from 'onnxruntime-node'
+import { createRequire } from 'node:module'
 import { toFloat16Array } from '../../src/onnx/float16.ts'
 import { fileSha256, manifestSha256, readManifest, writeWeightData } from '../../src/onnx/weight-manifest.ts'
-import { createSession, disposeSession, runSession, type LoadedSession } from '../../src/runtime/onnx-backend.ts'
+import { createSession, disposeSession, runSession, tensor, type Feeds, type LoadedSession } from '../../src/runtime/onnx-backend.ts'
 import { prepareCarry, type CarryIndex, type Dtype } from './carry.ts'
 import { feedArrays, groupCases, loadPlan, RESULT_SCHEMA, runGroup, summarize, type Case, type Plan, type Runner } from './plan.ts'
 import { DEVICE_DIR, findPython, runPython } from './python.ts'
@@ -72,7 +72,7 @@ for (const dtype of dtypes) {
 
 class NodeRunner implements Runner {
   private readonly sessions = new Map<string, LoadedSession>()
-  private readonly feeds = new Map<string, Record<string, ort.Tensor>>()
+  private readonly feeds = new Map<string, Feeds>()
   private readonly plan: Plan
   private readonly index: CarryIndex
   private readonly dtype: Dtype
@@ -93,15 +93,15 @@ class NodeRunner implements Runner {
     return out
   }
 
-  private feedsFor(c: Case): Record<string, ort.Tensor> {
+  private feedsFor(c: Case): Feeds {
     let feeds = this.feeds.get(c.key)
     if (!feeds) {
       feeds = {}
       for (const { spec, dims, values } of feedArrays(this.index.bundles[this.dtype]!.graphs[c.graph]!.inputs, c, this.plan, latent, this.index.padId)) {
-        if (spec.dtype === 'int64') feeds[spec.name] = new ort.Tensor('int64', BigInt64Array.from(values as number[], (v) => BigInt(v)), dims)
-        else if (spec.dtype === 'int32') feeds[spec.name] = new ort.Tensor('int32', Int32Array.from(values as number[]), dims)
-        else if (spec.dtype === 'float16') feeds[spec.name] = new ort.Tensor('float16', toFloat16Array(Float32Array.from(values)), dims)
-        else feeds[spec.name] = new ort.Tensor('float32', Float32Array.from(values), dims)
+        if (spec.dtype === 'int64') feeds[spec.name] = tensor('int64', BigInt64Array.from(values as number[], (v) => BigInt(v)), dims)
+        else if (spec.dtype === 'int32') feeds[spec.name] = tensor('int32', Int32Array.from(values as number[]), dims)
+        else if (spec.dtype === 'float16') feeds[spec.name] = tensor('float16', toFloat16Array(Float32Array.from(values)), dims)
+        else feeds[spec.name] = tensor('float32', Float32Array.from(values), dims)
       }
       this.feeds.set(c.key, feeds)
     }
@@ -133,7 +133,7 @@ const result = {
   latentSide: latent,
   imageSide: latent * 8,
   startedAt,
-  environment: { node: process.version, onnxruntimeNode: ort.env.versions.common, platform: `${platform()} ${release()}`, cpus: cpus().length, python: python ?? null },
+  environment: { node: process.version, onnxruntimeNode: (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version, platform: `${platform()} ${release()}`, cpus: cpus().length, python: python ?? null },
   plan: { rounds: plan.rounds, minRounds: plan.minRounds, warmupRuns: plan.warmupRuns, budgetS: budget, groupMinS: plan.groupMinS, batches: plan.presets[preset]!.batches },
   carry: { gitCommit: index.gitCommit, createdAt: index.createdAt, rewrites: index.rewrites },
   weights,

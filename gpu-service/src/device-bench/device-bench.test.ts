@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import * as ort from 'onnxruntime-node'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { prepareCarry, type CarryIndex } from '../../bench/device/carry.ts'
 import { groupCases, loadPlan, summarize, type DeviceResult } from '../../bench/device/plan.ts'
 import { DEVICE_DIR, findPython, runPython } from '../../bench/device/python.ts'
 import { fileSha256, readManifest, writeWeightData } from '../onnx/weight-manifest.ts'
+import { createSession, disposeSession, runSession, tensor, type Feeds } from '../runtime/onnx-backend.ts'
 
 /**
  * The prepared device run, dry-run here: the NumPy weight writer against the TypeScript one, the
@@ -57,7 +57,7 @@ describe.skipIf(!python)(`write_weights.py (${python ?? 'skipped: no python3 wit
 describe.skipIf(!python)('device_bench.py --dry-run and its Node twin', () => {
   it('run the same cases and write the same JSON schema', () => {
     const out = mkdtempSync(join(tmpdir(), 'snoopi-device-out-'))
-    runPython(python!, ['device_bench.py', '--dry-run', '--carry', carry, '--out', out, '--work', join(out, 'work'), '--budget-s', '60'])
+    runPython(python!, ['device_bench.py', '--dry-run', '--carry', carry, '--out', out, '--work', join(out, 'work'), '--budget-s', '600'])
     const py = JSON.parse(readFileSync(join(out, 'device-bench.json'), 'utf8')) as DeviceResult
     expect([py.schema, py.mode, py.runner, py.preset]).toEqual(['snoopi-device-bench/1', 'dry-run', 'python', 'tiny'])
     expect(py.weights.every((w) => w.sha256MatchesTypeScript)).toBe(true)
@@ -70,7 +70,7 @@ describe.skipIf(!python)('device_bench.py --dry-run and its Node twin', () => {
     }
 
     const nodeOut = join(out, 'node.json')
-    const node = spawnSync(process.execPath, [join(DEVICE_DIR, 'dry-run.ts'), '--out', nodeOut, '--work', join(out, 'node-work'), '--budget-s', '60'], { encoding: 'utf8' })
+    const node = spawnSync(process.execPath, [join(DEVICE_DIR, 'dry-run.ts'), '--out', nodeOut, '--work', join(out, 'node-work'), '--budget-s', '600'], { encoding: 'utf8' })
     expect(node.status, node.stderr).toBe(0)
     const js = JSON.parse(readFileSync(nodeOut, 'utf8')) as DeviceResult
     const keys = (o: object) => Object.keys(o).sort()
@@ -119,17 +119,17 @@ print(json.dumps(meta))`
     const meta = JSON.parse(runPython(torchPython!, ['-c', script, carry, dump])) as Record<string, { feeds: Record<string, [string, number[]]>; out: number[] }>
     expect(Object.keys(meta).length).toBe(6)
     for (const [key, m] of Object.entries(meta)) {
-      const feeds: Record<string, ort.Tensor> = {}
+      const feeds: Feeds = {}
       for (const [name, [dtype, dims]] of Object.entries(m.feeds)) {
         const bytes = readFileSync(join(dump, `${key}.${name}.bin`))
         const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
-        if (dtype === 'int64') feeds[name] = new ort.Tensor('int64', new BigInt64Array(buffer), dims)
-        else if (dtype === 'int32') feeds[name] = new ort.Tensor('int32', new Int32Array(buffer), dims)
-        else feeds[name] = new ort.Tensor('float32', new Float32Array(buffer), dims)
+        if (dtype === 'int64') feeds[name] = tensor('int64', new BigInt64Array(buffer), dims)
+        else if (dtype === 'int32') feeds[name] = tensor('int32', new Int32Array(buffer), dims)
+        else feeds[name] = tensor('float32', new Float32Array(buffer), dims)
       }
-      const session = await ort.InferenceSession.create(join(dir, bundle.graphs[key]!.file))
-      const expected = (await session.run(feeds))[bundle.graphs[key]!.outputs[0]!.name]!.data as Float32Array
-      await session.release()
+      const session = await createSession(join(dir, bundle.graphs[key]!.file), { log: () => {} })
+      const expected = (await runSession(session, feeds))[bundle.graphs[key]!.outputs[0]!.name]!.data as Float32Array
+      await disposeSession(session)
       const outBytes = readFileSync(join(dump, `${key}.out.bin`))
       const actual = new Float32Array(outBytes.buffer.slice(outBytes.byteOffset, outBytes.byteOffset + outBytes.byteLength))
       expect(actual.length, key).toBe(expected.length)

@@ -7,9 +7,9 @@ import { presets } from '../model-builder/presets.ts'
 import { buildTextEncoder } from '../model-builder/text-encoder.ts'
 import { buildUnet } from '../model-builder/unet.ts'
 import { buildVaeDecoder } from '../model-builder/vae-decoder.ts'
-import * as ort from 'onnxruntime-node'
 import { rewriteForNegativeGuidance } from '../nasa/rewrite.ts'
 import { rewriteModelFile } from '../nasa/rewrite-file.ts'
+import { createSession, disposeSession, runSession, tensor, type Feeds } from '../runtime/onnx-backend.ts'
 import { testBundle } from '../testing/bundles.ts'
 import { GraphBuilder } from './graph-builder.ts'
 import { decodeModel, encodeModel, onnx, toNumber } from './onnx-proto.ts'
@@ -86,18 +86,18 @@ describe('structure-only graphs (external weights + manifest)', () => {
     rewriteForNegativeGuidance(inlineNasa, { mode: 'nasa' })
 
     const images = async (files: { text: string; unet: string | Uint8Array; vae: string }, guided: boolean) => {
-      const [text, unet, vae] = await Promise.all([files.text, files.unet, files.vae].map((f) => (typeof f === 'string' ? ort.InferenceSession.create(f) : ort.InferenceSession.create(f))))
-      const ids = (offset: number) => new ort.Tensor('int32', Int32Array.from({ length: 2 * 77 }, (_, i) => (i % 77 === 0 ? 49406 : i % 77 < 5 ? 320 + offset + i : 49407)), [2, 77])
-      const hidden = async (offset: number) => (await text!.run({ input_ids: ids(offset) })).last_hidden_state!
-      const feeds: Record<string, ort.Tensor> = {
-        sample: new ort.Tensor('float32', Float32Array.from({ length: 2 * 4 * 64 }, (_, i) => Math.sin(i * 0.7)), [2, 4, 8, 8]),
-        timestep: new ort.Tensor('float32', new Float32Array([999]), []),
+      const [text, unet, vae] = await Promise.all([files.text, files.unet, files.vae].map((f) => createSession(f, { threads: 1, log: () => {} })))
+      const ids = (offset: number) => tensor('int32', Int32Array.from({ length: 2 * 77 }, (_, i) => (i % 77 === 0 ? 49406 : i % 77 < 5 ? 320 + offset + i : 49407)), [2, 77])
+      const hidden = async (offset: number) => (await runSession(text!, { input_ids: ids(offset) })).last_hidden_state!
+      const feeds: Feeds = {
+        sample: tensor('float32', Float32Array.from({ length: 2 * 4 * 64 }, (_, i) => Math.sin(i * 0.7)), [2, 4, 8, 8]),
+        timestep: tensor('float32', new Float32Array([999]), []),
         encoder_hidden_states: await hidden(0),
       }
-      if (guided) Object.assign(feeds, { negative_encoder_hidden_states: await hidden(9), nasa_scale: new ort.Tensor('float32', new Float32Array([0.5, 1]), [2]) })
-      const latent = (await unet!.run(feeds)).out_sample!
-      const pixels = (await vae!.run({ latent_sample: latent })).sample!.data as Float32Array
-      await Promise.all([text!, unet!, vae!].map((s) => s.release()))
+      if (guided) Object.assign(feeds, { negative_encoder_hidden_states: await hidden(9), nasa_scale: tensor('float32', new Float32Array([0.5, 1]), [2]) })
+      const latent = (await runSession(unet!, feeds)).out_sample!
+      const pixels = (await runSession(vae!, { latent_sample: latent })).sample!.data as Float32Array
+      await Promise.all([text!, unet!, vae!].map(disposeSession))
       return Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)
     }
     const structured = (unet: string) => ({ text: join(dir, 'text_encoder/model.onnx'), unet: join(dir, unet), vae: join(dir, 'vae_decoder/model.onnx') })

@@ -42,6 +42,8 @@ describe('snoopi make-bundle and generate', () => {
     }
   })
 
+  // Four CLI runs, each loading a pipeline (and two building the NASA UNet): over vitest's 5 s default
+  // on a busy machine, though each run takes about a second.
   it('takes a negative prompt and guidance options', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'snoopi-cli-'))
     const args = ['generate', '--bundle', testBundle('tiny'), '--prompt', 'a cat', '--seed', '5']
@@ -53,7 +55,7 @@ describe('snoopi make-bundle and generate', () => {
     expect(plain!.equals(off!)).toBe(true)
     const bad = await cli(...args, '--negative-prompt', 'dog', '--guidance', 'nag', '--tau', '50', '--out', join(dir, 'x.png'))
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/guidance tau must be a number from 1 to 10/)])
-  })
+  }, 30_000)
 
   it('picks the format from the file extension', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'snoopi-cli-')), 'cat.webp')

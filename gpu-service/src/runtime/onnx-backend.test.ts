@@ -10,17 +10,10 @@ import { createSession, disposeSession, executionProviders, runSession, tensor }
 const serviceRoot = fileURLToPath(new URL('../../', import.meta.url))
 
 /**
- * Files that still import onnxruntime-node themselves: tests and benchmark tooling owned by the
- * device-bench and model-builder work, to be routed through this module there. Nothing the service
- * runs is on this list.
+ * Files that still import onnxruntime-node themselves: two tests owned by the model-builder/onnx work,
+ * to be routed through this module there. Nothing the service runs is on this list.
  */
-const notYetRouted = new Set([
-  'bench/device/dry-run.ts',
-  'src/device-bench/device-bench.test.ts',
-  'src/model-builder/attention-forms.test.ts',
-  'src/onnx/model-file.test.ts',
-  'src/onnx/weight-manifest.test.ts',
-])
+const notYetRouted = new Set(['src/model-builder/attention-forms.test.ts', 'src/onnx/model-file.test.ts'])
 
 function typeScriptFiles(dir: string): string[] {
   return readdirSync(join(serviceRoot, dir), { withFileTypes: true }).flatMap((entry) => {

@@ -28,6 +28,11 @@ export default defineConfig({
                 ADMIN_TOKEN: 'test-admin-token-0123456789abcdef0123456789',
                 CACHE_KEY_SECRET: 'test-cache-key-secret-0123456789abcdef01',
                 MODELS: '[{"id":"snoopi-default","version":"test-v1","sizes":["64x64","128x128"]},{"id":"other-model","version":"2","sizes":["512x512"]}]',
+                // Webhooks in tests go to local receivers; image URLs use each request's origin.
+                WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true',
+                PUBLIC_BASE_URL: '',
+                // A GPU tier that stays down fails a job after 3 s here (10 minutes in wrangler.toml).
+                JOB_RETRY_WINDOW_S: '3',
               },
             },
           }),

@@ -20,6 +20,7 @@ interface WranglerSection {
   kv_namespaces?: { binding: string; id: string }[]
   ratelimits?: { name: string; namespace_id: string; simple: { limit: number; period: number } }[]
   migrations?: { tag: string; new_sqlite_classes?: string[] }[]
+  queues?: { producers?: { binding: string; queue: string }[]; consumers?: { queue: string; dead_letter_queue?: string; max_retries?: number; max_batch_size?: number; max_batch_timeout?: number }[] }
   routes?: { pattern: string; custom_domain?: boolean }[]
   observability?: { enabled: boolean }
 }
@@ -33,6 +34,11 @@ function bindings(section: WranglerSection) {
     ratelimits: (section.ratelimits ?? []).map((b) => `${b.name}:${b.simple.limit}/${b.simple.period}s`).sort(),
     vars: Object.keys(section.vars ?? {}).sort(),
     migrations: (section.migrations ?? []).map((m) => `${m.tag}:${(m.new_sqlite_classes ?? []).join(',')}`),
+    queueProducers: (section.queues?.producers ?? []).map((p) => p.binding).sort(),
+    // Consumers by role (the jobs queue and its dead-letter queue), with their settings; names differ per environment.
+    queueConsumers: (section.queues?.consumers ?? [])
+      .map((c) => `${c.dead_letter_queue ? 'jobs' : 'dlq'}:${c.max_batch_size}/${c.max_batch_timeout}s/${c.max_retries}`)
+      .sort(),
   }
 }
 
@@ -53,6 +59,16 @@ describe('wrangler environments', () => {
   it('names the built-in bundle and its version in the local MODELS (the version is part of the image cache key)', () => {
     const bundle = JSON.parse(readFileSync(join(root, 'gpu-service/assets/default-bundle/snoopi.json'), 'utf8')) as { version: string; sizes: string[] }
     expect(JSON.parse(config.vars!.MODELS!)).toEqual([{ id: 'snoopi-default', version: bundle.version, sizes: bundle.sizes }])
+  })
+
+  it('names one jobs queue per environment, consumed by the worker, with its dead-letter queue consumed too', () => {
+    for (const section of [config, ...environments.map((n) => config.env[n]!)]) {
+      const produced = section.queues?.producers?.[0]?.queue
+      const consumers = section.queues?.consumers ?? []
+      expect(consumers.map((c) => c.queue)).toEqual([produced, `${produced}-dlq`])
+      expect(consumers[0]?.dead_letter_queue).toBe(`${produced}-dlq`)
+    }
+    expect(new Set([config, ...environments.map((n) => config.env[n]!)].map((s) => s.queues?.producers?.[0]?.queue)).size).toBe(3)
   })
 
   it('keeps secrets out of the file, and the R2 buckets and KV namespaces apart per environment', () => {

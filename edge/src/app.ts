@@ -15,6 +15,10 @@ import { healthRoutes } from './routes/health.ts'
 import { imageRoutes } from './routes/images.ts'
 import { modelRoutes } from './routes/models.ts'
 import { usageRoutes } from './routes/usage.ts'
+import { idempotency } from './idempotency/idempotency.ts'
+import { jobRoutes } from './jobs/job-routes.ts'
+import { cancelJobRoute, getJobRoute, listJobsRoute, submitJobRoute, webhookSecretRoute } from './jobs/job-schema.ts'
+import { validateJob } from './jobs/job-submission.ts'
 import type { EdgeEnv } from './edge-env.ts'
 
 /**
@@ -47,8 +51,12 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
     // One Durable Object call authenticates, checks the scope and admits (rate limit, concurrency).
     apiKeyAuth({ admitFor: 'images:generate' }),
     rateLimit(),
+    idempotency('generations'),
   )
   app.route('/', generationRoutes)
+  // Jobs: the same gate as a generation, then the job's own Idempotency-Key space.
+  app.on('POST', '/v1/jobs', jsonBody({ maxBytes: MAX_BODY_BYTES }), validateJob, apiKeyAuth({ admitFor: 'images:generate' }), rateLimit(), idempotency('jobs'))
+  app.route('/', jobRoutes)
   app.route('/', imageRoutes)
   app.route('/', modelRoutes)
   app.route('/', usageRoutes)
@@ -56,6 +64,7 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   app.route('/', adminKeyRoutes)
 
   app.openAPIRegistry.registerPath(generationRoute)
+  for (const route of [submitJobRoute, listJobsRoute, getJobRoute, cancelJobRoute, webhookSecretRoute]) app.openAPIRegistry.registerPath(route)
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key (snp_live_…)' })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

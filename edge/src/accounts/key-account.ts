@@ -1,5 +1,8 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { EdgeBindings } from '../config/edge-config.ts'
+import type { JobCounts, JobView } from '../jobs/job-record.ts'
+import { rotate, signingSecrets, type WebhookSecrets } from '../webhooks/webhook-secret.ts'
+import { AccountJobs } from './account-jobs.ts'
 import type { AccountRecord, Scope } from './account-record.ts'
 import { describeBucket, type Admission } from './admission.ts'
 import { PLANS, type Plan } from './plans.ts'
@@ -30,7 +33,23 @@ export interface UsageReport {
   total: UsageCounters
   inFlight: number
   remaining: { requests: number; images: number }
+  /** This key's jobs by status. */
+  jobs: JobCounts
 }
+
+/**
+ * The answer to a job's admission (`submitJob`): admitted, with the images quota after its charge; or
+ * refused because the key has `maxQueuedJobs` unfinished jobs (`queue`) or cannot pay (`images`, an
+ * images refusal as `consumeImages` words it). A refusal undoes the request's admission, as an
+ * images refusal of a generation does.
+ */
+export type JobAdmission =
+  | { ok: true; images: Admission }
+  | { ok: false; refusedBy: 'queue'; limit: number; retryAfterSeconds: number; images: Admission; requests?: Admission }
+  | { ok: false; refusedBy: 'images'; images: Admission }
+
+/** How long a key over its job cap is told to wait (jobs take seconds; the cap frees as they finish). */
+const QUEUE_FULL_RETRY_S = 5
 
 // Storage keys (the SQLite-backed object's synchronous KV API). Every method below is synchronous from
 // its first read to its last write, so calls never interleave and each one is atomic.
@@ -40,6 +59,7 @@ const IMAGE_BUCKET = 'bucket:images'
 const SLOTS = 'slots'
 const TODAY = 'usage:today'
 const TOTAL = 'usage:total'
+const WEBHOOK_SECRETS = 'webhook:secrets'
 
 const DAY_SECONDS = 86_400
 const ZERO: UsageCounters = { images: 0, cacheHits: 0, cacheMisses: 0, requests: 0 }
@@ -231,6 +251,71 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
     if (delta !== undefined) this.recordUsage(delta)
   }
 
+  /**
+   * Admits a new job (once: a job admitted before answers as admitted again), atomically: refused
+   * when the key already has `maxQueuedJobs` unfinished jobs; charged `view.charged` images (0 for a
+   * job the cache answered); then its first version is stored (settled at once if it is finished).
+   * `slot` is the submitting request's, given back on a refusal. Null when the key is unknown or revoked.
+   */
+  submitJob(view: JobView, slot?: string): JobAdmission | null {
+    const record = this.authenticate()
+    if (!record) return null
+    const plan = PLANS[record.plan]
+    const now = this.clock()
+    const jobs = new AccountJobs(this.ctx.storage.kv)
+    if (jobs.get(view.id)) return { ok: true, images: this.imageQuota(plan, now) }
+    if (jobs.unfinished() >= plan.maxQueuedJobs) {
+      const requests = slot === undefined ? null : this.undoAdmission(plan, slot, now)
+      const refusal = { ok: false, refusedBy: 'queue', limit: plan.maxQueuedJobs, retryAfterSeconds: QUEUE_FULL_RETRY_S, images: this.imageQuota(plan, now) } as const
+      return requests ? { ...refusal, requests } : refusal
+    }
+    let images = this.imageQuota(plan, now)
+    if (view.charged > 0) {
+      images = this.consumeImages(view.charged, slot) as Admission
+      if (!images.allowed) return { ok: false, refusedBy: 'images', images }
+    }
+    this.ctx.storage.transactionSync(() => {
+      jobs.recordCharge(view.id, view.charged)
+      this.applyJob(jobs, view, plan, now)
+    })
+    return { ok: true, images }
+  }
+
+  /** Stores a newer version of one of this key's jobs; its first finished version settles its charge. */
+  updateJob(view: JobView): void {
+    const record = this.ctx.storage.kv.get<AccountRecord>(RECORD)
+    if (!record) return
+    const jobs = new AccountJobs(this.ctx.storage.kv)
+    this.ctx.storage.transactionSync(() => this.applyJob(jobs, view, PLANS[record.plan], this.clock()))
+  }
+
+  /** This key's jobs, newest first (`after`: a job id, exclusive), with each queued job's position. */
+  listJobs(limit: number, after?: string): { views: JobView[]; hasMore: boolean; positions: Record<string, number> } {
+    const jobs = new AccountJobs(this.ctx.storage.kv)
+    const listed = jobs.list(limit, after)
+    const positions = Object.fromEntries(listed.views.filter((v) => v.status === 'queued').map((v) => [v.id, jobs.queuePosition(v.id)]))
+    return { ...listed, positions }
+  }
+
+  /** A queued job's place among this key's queued jobs (1 = next). */
+  queuePosition(id: string): number {
+    return new AccountJobs(this.ctx.storage.kv).queuePosition(id)
+  }
+
+  /** Creates the key's webhook secret, or rotates it (the old one keeps signing for 24 h). Null when the key is unknown or revoked. */
+  rotateWebhookSecret(): { secret: string; created: number } | null {
+    if (!this.authenticate()) return null
+    const next = rotate(this.ctx.storage.kv.get<WebhookSecrets>(WEBHOOK_SECRETS), this.clock())
+    this.ctx.storage.kv.put(WEBHOOK_SECRETS, next)
+    return { ...next.current }
+  }
+
+  /** The secrets that sign this key's webhooks now (none when it has none, or is unknown or revoked). */
+  webhookSecrets(): string[] {
+    if (!this.authenticate()) return []
+    return signingSecrets(this.ctx.storage.kv.get<WebhookSecrets>(WEBHOOK_SECRETS), this.clock())
+  }
+
   /** Today's and total counters, the plan's limits and what is left now. Null when there is no record. */
   usage(): UsageReport | null {
     const record = this.ctx.storage.kv.get<AccountRecord>(RECORD)
@@ -246,11 +331,25 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
       today: this.today(now),
       total: this.ctx.storage.kv.get<UsageCounters>(TOTAL) ?? { ...ZERO },
       inFlight: Object.keys(this.liveSlots(now)).length,
+      jobs: new AccountJobs(this.ctx.storage.kv).counts(),
       remaining: {
         requests: wholeTokens(refill(this.bucket(REQUEST_BUCKET, requests, now), requests, now)),
         images: wholeTokens(refill(this.bucket(IMAGE_BUCKET, images, now), images, now)),
       },
     }
+  }
+
+  /** Stores a job version; a first finished one gives back what it does not keep and counts its usage. */
+  private applyJob(jobs: AccountJobs, view: JobView, plan: Plan, now: number): void {
+    const { settlement } = jobs.apply(view)
+    if (!settlement) return
+    if (settlement.refund > 0) {
+      const spec = imageSpec(plan)
+      const bucket = refill(this.bucket(IMAGE_BUCKET, spec, now), spec, now)
+      this.ctx.storage.kv.put(IMAGE_BUCKET, { ...bucket, tokens: Math.min(spec.capacity, bucket.tokens + settlement.refund) })
+    }
+    const { images, cacheHits, cacheMisses } = settlement.usage
+    this.count(now, { images: count(images), cacheHits: count(cacheHits), cacheMisses: count(cacheMisses) })
   }
 
   /** The images quota as it stands at `now`, nothing taken. */

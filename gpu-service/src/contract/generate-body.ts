@@ -68,7 +68,7 @@ const modeFields: Record<GuidanceMode, Partial<Record<'alpha' | 'scale' | 'tau',
 export function guidanceProblem(guidance: { mode?: GuidanceMode; alpha?: number; projection?: boolean; scale?: number; tau?: number }): string | undefined {
   const mode = guidance.mode ?? 'nasa'
   if (guidance.projection !== undefined && mode !== 'nasa') return `guidance projection is a NASA setting; mode ${mode} has none`
-  for (const [field, range] of Object.entries(modeFields[mode]) as [keyof typeof guidance & string, readonly number[]][]) {
+  for (const [field, range] of Object.entries(modeFields[mode]) as ['alpha' | 'scale' | 'tau', readonly number[]][]) {
     const value = guidance[field]
     if (value === undefined) continue
     const [min, max] = range as [number, number]

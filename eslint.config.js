@@ -26,6 +26,18 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // The pages' scripts (edge/public, served as they are, no build): browser modules, outside the TypeScript projects.
+    files: ['edge/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'localStorage', 'navigator', 'fetch', 'console', 'crypto', 'performance', 'setTimeout', 'getSelection', 'URL', 'HTMLElement'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['**/bin/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

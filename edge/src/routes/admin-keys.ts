@@ -19,7 +19,8 @@ const owner = z
   .max(128, 'must be at most 128 characters')
   .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters')
 
-const createKeyBody = z.strictObject({
+/** The body of `POST /admin/keys` (also its OpenAPI description). */
+export const createKeyBody = z.strictObject({
   owner,
   plan: z.enum(PLAN_NAMES).default(DEFAULT_PLAN),
   scopes: z.array(z.enum(SCOPES)).min(1, 'must name at least one scope').max(16).default([...SCOPES]),

@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { swaggerUI } from '@hono/swagger-ui'
 import { MAX_BODY_BYTES } from './api/generation-schema.ts'
+import { describeApi, openApiDocument } from './api/openapi-document.ts'
 import { edgeConfig } from './config/edge-config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { errorHandler, notFoundHandler } from './errors/error-handler.ts'
@@ -10,8 +10,9 @@ import { jsonBody } from './middleware/json-body/index.ts'
 import { rateLimit } from './middleware/rate-limit/index.ts'
 import { requestId } from './middleware/request-id/index.ts'
 import { ADMIN_MAX_BODY_BYTES, adminKeyRoutes } from './routes/admin-keys.ts'
-import { generationRoute, generationRoutes, validateGeneration, validationHook } from './routes/generations.ts'
+import { generationRoutes, validateGeneration, validationHook } from './routes/generations.ts'
 import { healthRoutes } from './routes/health.ts'
+import { pageRoutes } from './routes/pages.ts'
 import { imageRoutes } from './routes/images.ts'
 import { modelRoutes } from './routes/models.ts'
 import { usageRoutes } from './routes/usage.ts'
@@ -32,6 +33,8 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   // Before configuration and keys: a browser's preflight never costs a lookup, and errors carry CORS too.
   app.use('/v1/*', apiCors())
   app.route('/', healthRoutes)
+  // The landing page, the playground and the docs: static files, no configuration needed.
+  app.route('/', pageRoutes)
 
   // /healthz is answered above and never reaches this: health does not depend on configuration.
   app.use('*', async function withConfig(c, next) {
@@ -63,18 +66,9 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   app.on('POST', '/admin/keys', jsonBody({ maxBytes: ADMIN_MAX_BODY_BYTES }))
   app.route('/', adminKeyRoutes)
 
-  app.openAPIRegistry.registerPath(generationRoute)
+  describeApi(app)
   for (const route of [submitJobRoute, listJobsRoute, getJobRoute, cancelJobRoute, webhookSecretRoute]) app.openAPIRegistry.registerPath(route)
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key (snp_live_…)' })
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'SNOOPI image API',
-      version: '1.0.0',
-      description: 'One-step text-to-image with real negative prompts (NASA). OpenAI Images API compatible.',
-    },
-  })
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }))
+  app.get('/openapi.json', (c) => c.json(openApiDocument(app)))
 
   app.notFound(notFoundHandler)
   app.onError(errorHandler)

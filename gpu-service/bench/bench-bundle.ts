@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { ensureGeneratedBundle } from '../src/bundle/default-bundle.ts'
+import { ensureGeneratedBundle } from '../src/bundle/load/default-bundle.ts'
 
 /**
  * The bundle a benchmark runs on: `dir` when given, else the generated `bench` preset, made once into

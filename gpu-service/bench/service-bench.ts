@@ -12,7 +12,7 @@ import { batchOf } from '../src/generation/batch.ts'
 import { validateGeneration } from '../src/generation/generation-request.ts'
 import { startServer } from '../src/http/server.ts'
 import { ServiceMetrics } from '../src/metrics/service-metrics.ts'
-import type { ServedModel } from '../src/bundle/model-catalog.ts'
+import type { ServedModel } from '../src/bundle/load/model-catalog.ts'
 import { PipelineWorker } from '../src/pipeline/pipeline-host.ts'
 import { ImageService } from '../src/service/image-service.ts'
 

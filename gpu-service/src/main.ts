@@ -1,14 +1,14 @@
 /** Entry point: `node gpu-service/src/main.ts`. Configuration comes from the environment (service-config.ts). */
-import { defaultBundleDir } from './bundle/default-bundle.ts'
-import { loadBundle, nasaSettings } from './bundle/model-bundle.ts'
+import { defaultBundleDir } from './bundle/load/default-bundle.ts'
+import { loadBundle, nasaSettings } from './bundle/load/model-bundle.ts'
 import { ConfigError, loadServiceConfig, type ServiceConfig } from './config/service-config.ts'
 import { batchOf } from './generation/batch.ts'
 import { validateGeneration } from './generation/generation-request.ts'
 import { startServer } from './http/server.ts'
 import { startEmfPublisher } from './metrics/emf-publisher.ts'
 import { ServiceMetrics } from './metrics/service-metrics.ts'
-import type { ServedModel } from './bundle/model-catalog.ts'
-import { fetchBundleFromS3 } from './model-store/s3-model-store.ts'
+import type { ServedModel } from './bundle/load/model-catalog.ts'
+import { fetchBundleFromS3 } from './bundle/store/s3-model-store.ts'
 import { PipelineWorker } from './pipeline/pipeline-host.ts'
 import { ImageService } from './service/image-service.ts'
 

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_BUNDLE_DIR } from '../../gpu-service/src/bundle/default-bundle.ts'
+import { DEFAULT_BUNDLE_DIR } from '@snoopi/gpu-service/bundle/load/default-bundle'
 import { servedModels } from './served-models.ts'
 
 const snoopiJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'snoopi.json'), 'utf8')) as { version: string; sizes: string[] }

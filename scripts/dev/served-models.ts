@@ -1,5 +1,5 @@
-import { DEFAULT_BUNDLE_DIR } from '../../gpu-service/src/bundle/default-bundle.ts'
-import { formatSize, loadBundle } from '../../gpu-service/src/bundle/model-bundle.ts'
+import { DEFAULT_BUNDLE_DIR } from '@snoopi/gpu-service/bundle/load/default-bundle'
+import { formatSize, loadBundle } from '@snoopi/gpu-service/bundle/load/model-bundle'
 
 /**
  * The edge's `MODELS` for the bundle the local GPU service is about to serve. The edge caches images

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { presetNames, type PresetName } from '../../src/model-builder/presets.ts'
+import { presetNames, type PresetName } from '../../src/bundle/build/presets.ts'
 import { folderBytes, prepareCarry, workingTreeBytes, type Dtype } from './carry.ts'
 
 const LIMIT = 64 * 2 ** 20

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { extname } from 'node:path'
-import { formatSize, parseSize } from '../bundle/model-bundle.ts'
+import { formatSize, parseSize } from '../bundle/load/model-bundle.ts'
 import { GUIDANCE_MODES, OUTPUT_FORMATS } from '../contract/limits.ts'
 import { batchOf } from '../generation/batch.ts'
 import { validateGeneration, type GuidanceSpec } from '../generation/generation-request.ts'

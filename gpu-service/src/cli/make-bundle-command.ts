@@ -1,6 +1,6 @@
-import { attentionForms, type AttentionForm } from '../model-builder/attention.ts'
-import { writeBundle } from '../model-builder/bundle-writer.ts'
-import { presetNames, presets, type PresetName } from '../model-builder/presets.ts'
+import { attentionForms, type AttentionForm } from '../bundle/build/attention.ts'
+import { writeBundle } from '../bundle/build/bundle-writer.ts'
+import { presetNames, presets, type PresetName } from '../bundle/build/presets.ts'
 import { CliError, parseCliArgs, type Command } from './command.ts'
 
 const usage = `Usage: snoopi make-bundle --preset <${presetNames.join('|')}> --out <dir> [options]

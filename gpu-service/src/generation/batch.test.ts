@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadBundle } from '../bundle/model-bundle.ts'
+import { loadBundle } from '../bundle/load/model-bundle.ts'
 import { testBundle } from '../testing/bundles.ts'
 import { batchKey, batchOf } from './batch.ts'
 import { validateGeneration, type GenerationInput } from './generation-request.ts'

@@ -1,4 +1,4 @@
-import { formatSize, type ImageSize, type ModelBundle } from '../bundle/model-bundle.ts'
+import { formatSize, type ImageSize, type ModelBundle } from '../bundle/load/model-bundle.ts'
 import type { OutputFormat } from '../contract/limits.ts'
 import type { CallMode, GenerationRequest, ResolvedGuidance } from './generation-request.ts'
 

@@ -1,4 +1,4 @@
-import { formatSize, nasaSettings, type ImageSize, type ModelBundle } from '../bundle/model-bundle.ts'
+import { formatSize, nasaSettings, type ImageSize, type ModelBundle } from '../bundle/load/model-bundle.ts'
 import { guidanceProblem } from '../contract/generate-body.ts'
 import { CFG_DEFAULT_SCALE, GUIDANCE_MODES, MAX_PROMPT_CHARS, NAG_DEFAULTS, OUTPUT_FORMATS, type GuidanceMode, type OutputFormat } from '../contract/limits.ts'
 import { parseSeed } from '../diffusion/seed.ts'

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { signedRequests } from '../auth/signed-requests.ts'
 import type { ServiceConfig } from '../config/service-config.ts'
-import { modelCard, type ServedModel } from '../bundle/model-catalog.ts'
+import { modelCard, type ServedModel } from '../bundle/load/model-catalog.ts'
 import { errorHandler, errorResponse } from './errors.ts'
 import { MAX_INTERNAL_BODY_BYTES } from '../contract/limits.ts'
 import { generateRoute } from './generate-route.ts'

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { ServiceMetrics } from '../metrics/service-metrics.ts'
-import type { ServedModel } from '../bundle/model-catalog.ts'
+import type { ServedModel } from '../bundle/load/model-catalog.ts'
 import { errorResponse } from './errors.ts'
 
 /**

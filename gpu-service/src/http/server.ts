@@ -3,7 +3,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ServiceConfig } from '../config/service-config.ts'
 import type { ServiceMetrics } from '../metrics/service-metrics.ts'
-import type { ServedModel } from '../bundle/model-catalog.ts'
+import type { ServedModel } from '../bundle/load/model-catalog.ts'
 import { createApp } from './app.ts'
 import { createMetricsApp } from './metrics-app.ts'
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { loadBundle, type ModelBundle } from '../bundle/model-bundle.ts'
+import { loadBundle, type ModelBundle } from '../bundle/load/model-bundle.ts'
 import { latentNoise } from '../diffusion/gaussian-noise.ts'
 import { alphaBarAt, alphasCumprod } from '../diffusion/noise-schedule.ts'
 import { predictX0, toVaeInput } from '../diffusion/one-step.ts'

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import type { ModelBundle } from '../bundle/model-bundle.ts'
+import type { ModelBundle } from '../bundle/load/model-bundle.ts'
 import type { Batch, BatchResult, BatchRunner } from '../generation/batch.ts'
 import type { PipelineOptions } from './one-step-pipeline.ts'
 import type { SerializedError, WorkerReply, WorkerRequest } from './pipeline-protocol.ts'

@@ -1,4 +1,4 @@
-import type { ModelBundle } from '../bundle/model-bundle.ts'
+import type { ModelBundle } from '../bundle/load/model-bundle.ts'
 import type { Batch, BatchResult } from '../generation/batch.ts'
 
 /** Messages between PipelineWorker (main thread) and pipeline-worker.ts. */

@@ -2,18 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { presets } from '../model-builder/presets.ts'
-import { buildVaeDecoder } from '../model-builder/vae-decoder.ts'
+import { presets } from '../bundle/build/presets.ts'
+import { buildVaeDecoder } from '../bundle/build/vae-decoder.ts'
 import { encodeModel } from '../onnx/onnx-proto.ts'
 import { createSession, disposeSession, executionProviders, runSession, tensor } from './onnx-backend.ts'
 
 const serviceRoot = fileURLToPath(new URL('../../', import.meta.url))
-
-/**
- * Files that still import onnxruntime-node themselves: two tests owned by the model-builder/onnx work,
- * to be routed through this module there. Nothing the service runs is on this list.
- */
-const notYetRouted = new Set(['src/model-builder/attention-forms.test.ts', 'src/onnx/model-file.test.ts'])
 
 function typeScriptFiles(dir: string): string[] {
   return readdirSync(join(serviceRoot, dir), { withFileTypes: true }).flatMap((entry) => {
@@ -27,7 +21,7 @@ describe('the ONNX Runtime backend', () => {
   it('is the one module that imports onnxruntime-node', () => {
     const importers = [...typeScriptFiles('src'), ...typeScriptFiles('bench')]
       .filter((file) => /\bfrom\s*'onnxruntime-node'|\bimport\(\s*'onnxruntime-node'\s*\)/.test(readFileSync(join(serviceRoot, file), 'utf8')))
-    expect(importers.filter((file) => !notYetRouted.has(file))).toEqual(['src/runtime/onnx-backend.ts'])
+    expect(importers).toEqual(['src/runtime/onnx-backend.ts'])
   })
 
   it('runs a model from bytes on the CPU and hands back its tensors', async () => {

@@ -1,5 +1,5 @@
 import { DynamicBatcher, type Job } from '../batching/dynamic-batcher.ts'
-import type { ModelBundle } from '../bundle/model-bundle.ts'
+import type { ModelBundle } from '../bundle/load/model-bundle.ts'
 import { batchKey, batchOf, type BatchRunner, type GeneratedImage, type StageTimings } from '../generation/batch.ts'
 import type { GenerationRequest } from '../generation/generation-request.ts'
 import type { ServiceMetrics } from '../metrics/service-metrics.ts'

@@ -1,9 +1,9 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AttentionForm } from '../model-builder/attention.ts'
-import { writeBundle } from '../model-builder/bundle-writer.ts'
-import { presets, type PresetName } from '../model-builder/presets.ts'
+import type { AttentionForm } from '../bundle/build/attention.ts'
+import { writeBundle } from '../bundle/build/bundle-writer.ts'
+import { presets, type PresetName } from '../bundle/build/presets.ts'
 
 const made = new Map<string, string>()
 

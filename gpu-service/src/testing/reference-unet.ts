@@ -4,7 +4,7 @@
  * forward pass, with NASA or NAG applied natively in every cross-attention. Tests compare onnxruntime
  * running the rewritten graph against it. Float64 arithmetic; fine for the `tiny` preset's sizes.
  */
-import type { UnetConfig } from '../model-builder/unet.ts'
+import type { UnetConfig } from '../bundle/build/unet.ts'
 
 export interface Tensor {
   data: Float64Array

@@ -4,9 +4,9 @@
  * runtime backend), and the independent reference UNet that judges the rewritten graph.
  */
 import { describe, expect, it } from 'vitest'
-import { attentionForms, opsetFor, type AttentionForm } from '../model-builder/attention.ts'
-import { presets } from '../model-builder/presets.ts'
-import { buildUnet, crossAttentionLayerCount } from '../model-builder/unet.ts'
+import { attentionForms, opsetFor, type AttentionForm } from '../bundle/build/attention.ts'
+import { presets } from '../bundle/build/presets.ts'
+import { buildUnet, crossAttentionLayerCount } from '../bundle/build/unet.ts'
 import { DataType, decodeModel, encodeModel, type ModelProto } from '../onnx/onnx-proto.ts'
 import { rewriteForNegativeGuidance, type RewriteOptions } from '../nasa/rewrite.ts'
 import { checkGraph } from '../nasa/graph-check.ts'

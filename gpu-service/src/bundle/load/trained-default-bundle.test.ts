@@ -1,10 +1,10 @@
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
+import { OneStepPipeline } from '../../pipeline/one-step-pipeline.ts'
 import { DEFAULT_BUNDLE_DIR } from './default-bundle.ts'
 import { loadBundle } from './model-bundle.ts'
-import { compareWithReference, readReferenceCases } from '../testing/trained-bundle-reference.ts'
+import { compareWithReference, readReferenceCases } from '../build/trained-bundle-reference.ts'
 
 /**
  * The committed default model (trained by `npm run train:default`): it loads as a bundle, is small

@@ -1,5 +1,5 @@
-import { DataType } from '../onnx/onnx-proto.ts'
-import type { GraphBuilder } from '../onnx/graph-builder.ts'
+import { DataType } from '../../onnx/onnx-proto.ts'
+import type { GraphBuilder } from '../../onnx/graph-builder.ts'
 import { linear } from './layers.ts'
 
 /**

@@ -1,4 +1,4 @@
-import { float, type GraphBuilder } from '../onnx/graph-builder.ts'
+import { float, type GraphBuilder } from '../../onnx/graph-builder.ts'
 
 /**
  * Neural-network layers as ONNX subgraphs, in the shapes torch.onnx exports them (GroupNorm as

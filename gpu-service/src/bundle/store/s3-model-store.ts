@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { loadBundle } from '../bundle/model-bundle.ts'
+import { loadBundle } from '../load/model-bundle.ts'
 import { isComplete, writeCompleteMarker } from './complete-marker.ts'
 import { downloadBundle } from './download-bundle.ts'
 import { formatMegabytes } from './progress.ts'

@@ -1,4 +1,4 @@
-import { GraphBuilder } from '../onnx/graph-builder.ts'
+import { GraphBuilder } from '../../onnx/graph-builder.ts'
 import { attention } from './attention.ts'
 import { conv2d, groupNorm, silu } from './layers.ts'
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { toRgb8 } from '../imaging/to-rgb8.ts'
-import { batchOf } from '../generation/batch.ts'
-import { validateGeneration } from '../generation/generation-request.ts'
-import type { OneStepPipeline } from '../pipeline/one-step-pipeline.ts'
+import { toRgb8 } from '../../imaging/to-rgb8.ts'
+import { batchOf } from '../../generation/batch.ts'
+import { validateGeneration } from '../../generation/generation-request.ts'
+import type { OneStepPipeline } from '../../pipeline/one-step-pipeline.ts'
 
 /** One image the training export computed in PyTorch (training/snoopi_train/export.py). */
 export interface ReferenceCase {

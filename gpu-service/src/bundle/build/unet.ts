@@ -1,5 +1,5 @@
-import { DataType } from '../onnx/onnx-proto.ts'
-import { GraphBuilder } from '../onnx/graph-builder.ts'
+import { DataType } from '../../onnx/onnx-proto.ts'
+import { GraphBuilder } from '../../onnx/graph-builder.ts'
 import { attention, type AttentionForm } from './attention.ts'
 import { conv2d, gegluFeedForward, groupNorm, layerNorm, linear, silu } from './layers.ts'
 

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { testBundle } from '../testing/bundles.ts'
+import { testBundle } from '../../testing/bundles.ts'
 import { BundleError, loadBundle } from './model-bundle.ts'
 
 let source: string

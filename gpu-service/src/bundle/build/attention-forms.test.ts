@@ -1,6 +1,6 @@
-import * as ort from 'onnxruntime-node'
 import { describe, expect, it } from 'vitest'
-import { encodeModel, onnx } from '../onnx/onnx-proto.ts'
+import { encodeModel, onnx } from '../../onnx/onnx-proto.ts'
+import { createSession, runSession, tensor } from '../../runtime/onnx-backend.ts'
 import { attentionForms, MS_DOMAIN, opsetFor } from './attention.ts'
 import { presets } from './presets.ts'
 import { buildUnet, crossAttentionLayerCount } from './unet.ts'
@@ -10,11 +10,11 @@ const seeded = (n: number, seed: number) => Float32Array.from({ length: n }, (_,
 
 async function runUnet(form: (typeof attentionForms)[number]) {
   const model = buildUnet(config, form, 7).toModel({ opset: opsetFor(form) })
-  const session = await ort.InferenceSession.create(encodeModel(model))
-  const out = await session.run({
-    sample: new ort.Tensor('float32', seeded(2 * 4 * 8 * 8, 1), [2, 4, 8, 8]),
-    timestep: new ort.Tensor('float32', new Float32Array([999]), []),
-    encoder_hidden_states: new ort.Tensor('float32', seeded(2 * 77 * 32, 2), [2, 77, 32]),
+  const session = await createSession(encodeModel(model), { log: () => {} })
+  const out = await runSession(session, {
+    sample: tensor('float32', seeded(2 * 4 * 8 * 8, 1), [2, 4, 8, 8]),
+    timestep: tensor('float32', new Float32Array([999]), []),
+    encoder_hidden_states: tensor('float32', seeded(2 * 77 * 32, 2), [2, 77, 32]),
   })
   return out.out_sample!.data as Float32Array
 }

@@ -1,5 +1,5 @@
-import { DataType } from '../onnx/onnx-proto.ts'
-import { GraphBuilder } from '../onnx/graph-builder.ts'
+import { DataType } from '../../onnx/onnx-proto.ts'
+import { GraphBuilder } from '../../onnx/graph-builder.ts'
 import { attention, causalMask } from './attention.ts'
 import { gelu, layerNorm, linear, quickGelu } from './layers.ts'
 

@@ -1,6 +1,6 @@
 import { formatSize, nasaSettings } from './model-bundle.ts'
-import type { ModelCard } from '../contract/model-card.ts'
-import type { ImageService } from '../service/image-service.ts'
+import type { ModelCard } from '../../contract/model-card.ts'
+import type { ImageService } from '../../service/image-service.ts'
 
 /** What the service knows about the model it serves; `service` (and with it the bundle) is set once it has loaded. */
 export interface ServedModel {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { writeBundle } from '../model-builder/bundle-writer.ts'
-import { presets, type PresetName } from '../model-builder/presets.ts'
+import { writeBundle } from '../build/bundle-writer.ts'
+import { presets, type PresetName } from '../build/presets.ts'
 import { BundleError } from './model-bundle.ts'
 
 /**
@@ -9,7 +9,7 @@ import { BundleError } from './model-bundle.ts'
  * coloured shapes, trained by `npm run train:default` (training/). Set MODEL_DIR or MODEL_S3_URI to
  * serve a real exported model instead.
  */
-export const DEFAULT_BUNDLE_DIR = resolve(import.meta.dirname, '../../assets/default-bundle')
+export const DEFAULT_BUNDLE_DIR = resolve(import.meta.dirname, '../../../assets/default-bundle')
 
 export function defaultBundleDir(log: (line: string) => void = console.log): string {
   if (!existsSync(join(DEFAULT_BUNDLE_DIR, 'snoopi.json'))) {

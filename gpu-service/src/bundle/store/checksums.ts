@@ -5,7 +5,7 @@ export const SHA256SUMS = 'SHA256SUMS'
 
 /**
  * Parses `sha256sum` output: `<64 hex>  <path>` (text mode) or `<64 hex> *<path>` (binary mode), one
- * file a line; a leading `../../model-store/` is dropped and blank lines are skipped. Returns path → lowercase hex.
+ * file a line; a leading `./` is dropped and blank lines are skipped. Returns path → lowercase hex.
  */
 export function parseSha256Sums(text: string): Map<string, string> {
   const sums = new Map<string, string>()

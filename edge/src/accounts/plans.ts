@@ -6,7 +6,7 @@
  * | free | 10 | 10 | 100 | 2 | 5 |
  * | pro | 120 | 30 | 5000 | 8 | 50 |
  * | enterprise | 60000 | 5000 | 1000000 | 512 | 1000 |
- * | test | 3 | 3 | 5 | 2 | 3 |
+ * | test | 3 | 3 | 5 | 2 | 2 |
  */
 export interface Plan {
   /** Sustained request rate: the request bucket refills at this many tokens per minute. */
@@ -27,7 +27,7 @@ export const PLANS = {
   /** High-volume customers (and the edge benchmark, which must not hit the limits it measures around). */
   enterprise: { requestsPerMinute: 60_000, requestBurst: 5_000, imagesPerDay: 1_000_000, maxConcurrent: 512, maxQueuedJobs: 1000 },
   /** Tiny limits, so tests (and staging smoke checks) can reach every limit in a few requests. */
-  test: { requestsPerMinute: 3, requestBurst: 3, imagesPerDay: 5, maxConcurrent: 2, maxQueuedJobs: 3 },
+  test: { requestsPerMinute: 3, requestBurst: 3, imagesPerDay: 5, maxConcurrent: 2, maxQueuedJobs: 2 },
 } as const satisfies Record<string, Plan>
 
 export type PlanName = keyof typeof PLANS

@@ -37,11 +37,12 @@ describe('GET /v1/usage', () => {
     expect(await response.json()).toEqual({
       key_id: issued.id,
       plan: 'test',
-      limits: { requests_per_minute: 3, request_burst: 3, images_per_day: 5, concurrent_requests: 2 },
+      limits: { requests_per_minute: 3, request_burst: 3, images_per_day: 5, concurrent_requests: 2, queued_jobs: 2 },
       remaining: { requests: 1, images: 3 },
       in_flight: 0,
       today: { date: today, images: 2, cache_hits: 1, cache_misses: 1, requests: 2 },
       total: { images: 2, cache_hits: 1, cache_misses: 1, requests: 2 },
+      jobs: { queued: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 },
     })
 
     // A day later: today starts from zero, the totals stay, the buckets are full again.

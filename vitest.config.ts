@@ -28,6 +28,20 @@ export default defineConfig({
                 ADMIN_TOKEN: 'test-admin-token-0123456789abcdef0123456789',
                 CACHE_KEY_SECRET: 'test-cache-key-secret-0123456789abcdef01',
                 MODELS: '[{"id":"snoopi-default","version":"test-v1","sizes":["64x64","128x128"]},{"id":"other-model","version":"2","sizes":["512x512"]}]',
+                // The chat bots, on, against fake platform hosts (edge/src/testing/bot-platforms.ts); the Discord key
+                // pair's private half is there too. Bot routes also need PUBLIC_BASE_URL, which their tests set.
+                BOT_API_KEY: 'snp_live_BotOperatorTestKey00000000000001c8DJ9V',
+                DISCORD_PUBLIC_KEY: '563a0e6006ea8bb1b17ed990fac32cc3b057ca095ce3ae618e513058befa0868',
+                DISCORD_APPLICATION_ID: '100000000000000001',
+                DISCORD_BOT_TOKEN: 'test-discord-bot-token',
+                DISCORD_API_BASE: 'http://discord.test/api/v10',
+                SLACK_SIGNING_SECRET: 'test-slack-signing-secret',
+                SLACK_BOT_TOKEN: 'xoxb-test-slack-bot-token',
+                SLACK_API_BASE: 'http://slack.test/api',
+                SLACK_RESPONSE_URL_PREFIX: 'http://hooks.slack.test/',
+                TELEGRAM_BOT_TOKEN: '123456:TEST-telegram-bot-token',
+                TELEGRAM_WEBHOOK_SECRET: 'test-telegram-webhook-secret',
+                TELEGRAM_API_BASE: 'http://telegram.test',
                 // Webhooks in tests go to local receivers; image URLs use each request's origin.
                 WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true',
                 PUBLIC_BASE_URL: '',

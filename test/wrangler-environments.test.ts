@@ -64,9 +64,15 @@ describe('wrangler environments', () => {
   it('names one jobs queue per environment, consumed by the worker, with its dead-letter queue consumed too', () => {
     for (const section of [config, ...environments.map((n) => config.env[n]!)]) {
       const produced = section.queues?.producers?.[0]?.queue
-      const consumers = section.queues?.consumers ?? []
+      // The chat bots' delivery queue and its DLQ are told apart by name (edge/src/bots/bot-delivery.ts).
+      const isBots = (queue: string | undefined) => queue?.startsWith('snoopi-bot-deliveries') === true
+      const consumers = (section.queues?.consumers ?? []).filter((c) => !isBots(c.queue))
       expect(consumers.map((c) => c.queue)).toEqual([produced, `${produced}-dlq`])
       expect(consumers[0]?.dead_letter_queue).toBe(`${produced}-dlq`)
+      const bots = (section.queues?.consumers ?? []).filter((c) => isBots(c.queue))
+      const botProducers = (section.queues?.producers ?? []).filter((p) => isBots(p.queue)).map((p) => p.queue)
+      expect(bots.map((c) => c.queue)).toEqual(botProducers)
+      expect(bots[0]?.dead_letter_queue).toBe(botProducers[1])
     }
     expect(new Set([config, ...environments.map((n) => config.env[n]!)].map((s) => s.queues?.producers?.[0]?.queue)).size).toBe(3)
   })

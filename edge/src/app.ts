@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { MAX_BODY_BYTES } from './api/generation-schema.ts'
 import { describeApi, openApiDocument } from './api/openapi-document.ts'
+import { botLinkRoute, botLinkRoutes, botRoutes } from './bots/bot-routes.ts'
 import { edgeConfig } from './config/edge-config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { errorHandler, notFoundHandler } from './errors/error-handler.ts'
@@ -63,11 +64,15 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
   app.route('/', imageRoutes)
   app.route('/', modelRoutes)
   app.route('/', usageRoutes)
+  // Chat bots: platform webhooks (404 while a platform's settings are absent) and link codes.
+  app.route('/', botRoutes)
+  app.route('/', botLinkRoutes)
   app.on('POST', '/admin/keys', jsonBody({ maxBytes: ADMIN_MAX_BODY_BYTES }))
   app.route('/', adminKeyRoutes)
 
   describeApi(app)
   for (const route of [submitJobRoute, listJobsRoute, getJobRoute, cancelJobRoute, webhookSecretRoute]) app.openAPIRegistry.registerPath(route)
+  app.openAPIRegistry.registerPath(botLinkRoute)
   app.get('/openapi.json', (c) => c.json(openApiDocument(app)))
 
   app.notFound(notFoundHandler)

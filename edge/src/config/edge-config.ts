@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/contract/request-signature'
+import type { BotBindings } from '../bots/bot-settings.ts'
 
 /** The Workers rate-limiting binding (`[[ratelimits]]` in wrangler.toml), as far as the edge uses it. */
 export interface RateLimiterBinding {
@@ -13,9 +14,11 @@ export interface JobMessage {
 
 /**
  * The worker's bindings as wrangler declares them (`wrangler.toml` [vars], secrets from `.dev.vars`
- * locally or `wrangler secret put` in production).
+ * locally or `wrangler secret put` in production). The chat bots' settings (`BotBindings`: all
+ * optional, a platform is on only when its secrets are set) are parsed apart, by `botSettings`
+ * (edge/src/bots/bot-settings.ts), so a bad bot setting never takes the API down.
  */
-export interface EdgeBindings {
+export interface EdgeBindings extends BotBindings {
   GPU_SERVICE_URL?: string
   GPU_SERVICE_SECRET?: string
   GPU_TIMEOUT_MS?: string

@@ -1,0 +1,205 @@
+import { accountStub, accountStubById, type KeyAccountStub } from '../accounts/account-stub.ts'
+import type { EdgeBindings, EdgeConfig } from '../config/edge-config.ts'
+import { keyHash } from '../keys/api-key.ts'
+import { retryIn, type ImageAnswer } from './bot-answer.ts'
+import { HELP_TEXT, type BotCommand, type BotEvent } from './bot-command.ts'
+import type { BotInstall, Entry } from './bot-install.ts'
+import type { BotSettings } from './bot-settings.ts'
+import type { BotJobRecord } from './bot-target.ts'
+import { rerollRequest, withoutRequest, type ImagineRequest } from './imagine-command.ts'
+import { normalizeLinkCode, type BotLinkCode } from './link-codes.ts'
+import { effectiveSeed } from './request-seed.ts'
+
+/** What the platform is told, in words every platform renders its own way. */
+export type Outcome =
+  /** A job was started: the deferred answer now, the image when it is done. */
+  | { kind: 'queued'; job: string; request: ImagineRequest }
+  /** The image exists already (a cache hit): answered at once. */
+  | { kind: 'image'; answer: ImageAnswer }
+  /** A message only the user sees. */
+  | { kind: 'text'; text: string }
+  /** "Without…": ask what to leave out of the job's image. */
+  | { kind: 'ask_without'; job: string; prompt: string }
+
+/** What submitting a bot job answers: the job (finished at once on a cache hit), or why not. */
+export type Submission =
+  | { ok: true; job: string; image?: { url: string; seed: string } }
+  | { ok: false; retryAfterSeconds?: number; message: string; keyGone?: boolean }
+
+/**
+ * The seam to the job engine: a bot job is an ordinary job of the key it is charged to (`request` =
+ * the parsed command). `record` is stored with the install before anything can finish it, so its
+ * delivery always finds where to go.
+ */
+export interface BotJobs {
+  submit(input: { payer: KeyAccountStub; request: ImagineRequest; record: Omit<BotJobRecord, 'id' | 'request'> }): Promise<Submission>
+  /** Hands a submitted job to the delivery queue: its image (or its failure) is posted once it finishes. */
+  deliver(platform: BotJobRecord['platform'], install: string, job: string): Promise<void>
+}
+
+export interface BotContext {
+  env: EdgeBindings
+  config: EdgeConfig
+  settings: BotSettings
+  jobs: BotJobs
+}
+
+export type InstallStub = DurableObjectStub<BotInstall>
+
+/** The install's Durable Object: `<platform>:<install id>`. */
+export function installStub(env: EdgeBindings, platform: string, install: string): InstallStub {
+  const namespace = env.BOT_INSTALLS as DurableObjectNamespace<BotInstall>
+  return namespace.get(namespace.idFromName(`${platform}:${install}`))
+}
+
+function linkCodeStub(env: EdgeBindings, code: string): DurableObjectStub<BotLinkCode> {
+  const namespace = env.BOT_LINK_CODES as DurableObjectNamespace<BotLinkCode>
+  return namespace.get(namespace.idFromName(code))
+}
+
+// BOT_API_KEY's account, found once per isolate (its hash names its Durable Object).
+let operator: { key: string; hash: Promise<string> } | undefined
+
+/** The account of the operator's key (`BOT_API_KEY`), which every unlinked user spends. */
+export async function operatorAccount(env: EdgeBindings, apiKey: string): Promise<KeyAccountStub> {
+  if (operator?.key !== apiKey) operator = { key: apiKey, hash: keyHash(apiKey) }
+  return accountStub(env, await operator.hash)
+}
+
+/** Whether a command starts a generation (and so is admitted under the limits). */
+export function generates(command: BotCommand): boolean {
+  return command.kind === 'imagine' || command.kind === 'reroll' || command.kind === 'without'
+}
+
+/** The request a generation command asks for (a button's is derived from its job), or a message why none. */
+async function requestOf(ctx: BotContext, install: InstallStub, command: BotCommand): Promise<{ request: ImagineRequest } | { text: string }> {
+  if (command.kind === 'imagine') return { request: command.request }
+  if (command.kind !== 'reroll' && command.kind !== 'without') throw new Error(`requestOf: ${command.kind}`)
+  const base = await install.job(command.job)
+  if (!base) return { text: 'I cannot find that image any more; try /imagine again.' }
+  const seed = await effectiveSeed(ctx.config, base.request)
+  if (command.kind === 'reroll') return { request: rerollRequest(base.request, seed) }
+  const built = withoutRequest(base.request, seed, command.negative)
+  return built.ok ? { request: built.value } : { text: built.message }
+}
+
+function refusalText(entry: Extract<Entry, { kind: 'refused' }>, rate: BotSettings['userRate']): string {
+  if (entry.refusedBy === 'user_rate') {
+    return `You're drawing faster than this workspace allows (${rate.count} per ${retryIn(rate.periodSeconds)}). Try again in ${retryIn(entry.retryAfterSeconds)} — or /link your own API key.`
+  }
+  return `This workspace's images are all busy right now. Try again in ${retryIn(entry.retryAfterSeconds)}.`
+}
+
+/** A generation: admitted by `entry`, its request resolved, submitted to the job engine for the right key. */
+async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry): Promise<Outcome> {
+  const { settings } = ctx
+  if (entry.kind === 'refused') return { kind: 'text', text: refusalText(entry, settings.userRate) }
+  const slot = entry.kind === 'admitted' ? entry.slot : undefined
+  const giveBack = async () => {
+    if (slot === undefined) return
+    await install.release(slot)
+    await install.refund(event.user.id, settings.userRate)
+  }
+  const link = entry.kind === 'new' ? entry.link : null
+  const resolved = await requestOf(ctx, install, event.command)
+  if ('text' in resolved) {
+    await giveBack()
+    return { kind: 'text', text: resolved.text }
+  }
+  const payer = link ? accountStubById(ctx.env, link.account) : await operatorAccount(ctx.env, settings.apiKey)
+  const record: Omit<BotJobRecord, 'id' | 'request'> = {
+    platform: event.platform,
+    install: event.install,
+    user: event.user.id,
+    created: Date.now(),
+    target: event.target,
+    via: link ? 'link' : 'install',
+    ...(slot === undefined ? {} : { slot }),
+  }
+  const submitted = await ctx.jobs.submit({ payer, request: resolved.request, record })
+  if (!submitted.ok) {
+    await giveBack()
+    if (submitted.keyGone && !link) console.error(`bots: BOT_API_KEY is unknown or revoked (${event.platform} ${event.install})`)
+    const text = submitted.keyGone
+      ? link
+        ? 'Your linked API key no longer works. /unlink, or /link a new one.'
+        : 'This bot is not set up right now (its API key does not work). Tell its operator.'
+      : submitted.retryAfterSeconds !== undefined
+        ? `${submitted.message} Try again in ${retryIn(submitted.retryAfterSeconds)}.`
+        : submitted.message
+    return { kind: 'text', text }
+  }
+  if (submitted.image) {
+    if (slot !== undefined) await install.release(slot)
+    return { kind: 'image', answer: { job: submitted.job, imageUrl: submitted.image.url, request: resolved.request, seed: submitted.image.seed, userId: event.target.platform === 'slack' ? event.target.userId : event.user.id } }
+  }
+  return { kind: 'queued', job: submitted.job, request: resolved.request }
+}
+
+async function link(ctx: BotContext, install: InstallStub, event: BotEvent, text: string): Promise<Outcome> {
+  const code = normalizeLinkCode(text)
+  if (!code) return { kind: 'text', text: 'That is not a link code (it looks like ABCDE-12345). Get one with POST /v1/bot-links.' }
+  const redeemed = await linkCodeStub(ctx.env, code).redeem(`${event.platform}:${event.install}:${event.user.id}`)
+  if (!redeemed.ok) {
+    const why = { unknown: 'I do not know that code.', expired: 'That code has expired (codes last 10 minutes).', used: 'That code was used already.' }[redeemed.reason]
+    return { kind: 'text', text: `${why} Get a new one with POST /v1/bot-links.` }
+  }
+  const record = await accountStubById(ctx.env, redeemed.record.account).authenticate()
+  if (!record) return { kind: 'text', text: 'The API key behind that code no longer works.' }
+  await install.link(event.user.id, { account: redeemed.record.account, keyId: record.id, linkedAt: Math.floor(Date.now() / 1000) })
+  return { kind: 'text', text: `Linked: your images here now use your API key ${record.id} (plan ${record.plan}) and its limits. /unlink to stop.` }
+}
+
+async function quota(ctx: BotContext, install: InstallStub, event: BotEvent): Promise<Outcome> {
+  const { settings } = ctx
+  const mine = await install.quota(event.user.id, settings.userRate, settings.installConcurrency)
+  if (mine.link) {
+    const usage = await accountStubById(ctx.env, mine.link.account).usage()
+    if (!usage) return { kind: 'text', text: 'Your linked API key no longer works. /unlink, or /link a new one.' }
+    return {
+      kind: 'text',
+      text: `Your API key ${usage.keyId} (plan ${usage.plan}): ${usage.remaining.images} of ${usage.limits.imagesPerDay} images left today, ${usage.remaining.requests} requests available now (${usage.limits.requestsPerMinute}/min).`,
+    }
+  }
+  const shared = await (await operatorAccount(ctx.env, settings.apiKey)).usage()
+  const next = mine.tokens > 0 ? '' : ` The next one in ${retryIn(mine.nextInSeconds)}.`
+  return {
+    kind: 'text',
+    text:
+      `You can draw ${mine.tokens} more right now (${settings.userRate.count} per ${retryIn(settings.userRate.periodSeconds)}, ${mine.burst} at once).${next} ` +
+      `${mine.inFlight} of ${mine.concurrency} of this workspace's images are being drawn` +
+      (shared ? `; ${shared.remaining.images} images left today on the shared key.` : '.') +
+      ' /link your own API key for your own quota.',
+  }
+}
+
+/**
+ * One event, once it passed verification and deduplication (`entry` is `install.enter`'s verdict):
+ * what to tell the platform. Generations become jobs; /link, /unlink, /quota and "Without…" are
+ * answered on the spot.
+ */
+export async function handleCommand(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry): Promise<Outcome> {
+  const { command } = event
+  switch (command.kind) {
+    case 'imagine':
+    case 'reroll':
+    case 'without':
+      return generate(ctx, install, event, entry)
+    case 'ask_without': {
+      const base = await install.job(command.job)
+      return base ? { kind: 'ask_without', job: command.job, prompt: base.request.prompt } : { kind: 'text', text: 'I cannot find that image any more; try /imagine again.' }
+    }
+    case 'link':
+      return link(ctx, install, event, command.code)
+    case 'unlink': {
+      const previous = await install.unlink(event.user.id)
+      return { kind: 'text', text: previous ? `Unlinked ${previous.keyId}: you are back on this workspace's shared quota.` : 'You had no API key linked here.' }
+    }
+    case 'quota':
+      return quota(ctx, install, event)
+    case 'invalid':
+      return { kind: 'text', text: command.message }
+    case 'help':
+      return { kind: 'text', text: HELP_TEXT }
+  }
+}

@@ -17,11 +17,14 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '2' },
+    root: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (values.help) {
-  console.log('Usage: npm run bench:edge [-- --duration S --connections C --rounds R]\n\nDefaults: 10 s per run, 16 connections, 2 interleaved rounds.')
+  console.log(
+    'Usage: npm run bench:edge [-- --duration S --connections C --rounds R --root DIR]\n\nDefaults: 10 s per run, 16 connections, 2 interleaved rounds.\n--root: the checkout whose edge and GPU service run (default this one), e.g. a git worktree of an older commit, to measure before and after with the same load generator.',
+  )
   process.exit(0)
 }
 const duration = Number(values.duration)
@@ -36,7 +39,7 @@ const freePort = () =>
     })
   })
 
-const root = resolve(import.meta.dirname, '../..')
+const root = resolve(values.root ?? resolve(import.meta.dirname, '../..'))
 const scratch = mkdtempSync(join(tmpdir(), 'snoopi-bench-edge-'))
 const devVarsPath = join(scratch, '.dev.vars')
 const { vars } = ensureDevVars(devVarsPath)
@@ -56,6 +59,8 @@ try {
 
   const targets = {
     'static route (GET /healthz)': { method: 'GET' as const, path: '/healthz' },
+    // The hit path's parts, by subtraction: an authenticated route (one Durable Object call) …
+    'authenticated read (GET /v1/usage)': { method: 'GET' as const, path: '/v1/usage', headers: { authorization: headers.authorization } },
     'generation, cache hit (POST /v1/images/generations)': { method: 'POST' as const, path: '/v1/images/generations', headers, body },
     'image URL (GET /v1/images/…)': { method: 'GET' as const, path: imagePath },
   }
@@ -75,7 +80,7 @@ try {
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
   const base = mean(results.get('static route (GET /healthz)')!.rps)
-  console.log(`\nEdge under wrangler dev (workerd), ${connections} connections, ${rounds} interleaved rounds of ${duration} s, this machine\n`)
+  console.log(`\nEdge under wrangler dev (workerd), ${connections} connections, ${rounds} interleaved rounds of ${duration} s, this machine${values.root ? ` (checkout ${root})` : ''}\n`)
   console.log('| route | requests/s | × static route | p50 ms | p99 ms | non-2xx |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const [name, r] of results) {

@@ -51,6 +51,15 @@ async function launchChromium(): Promise<Browser> {
 }
 
 beforeAll(async () => {
+  try {
+    await startEverything()
+  } catch (error) {
+    // The stack's own words explain most failures (a port, a bundle, a worker that did not build).
+    throw new Error(`${(error as Error).message}\n--- npm start's output (last 6000 characters) ---\n${output.slice(-6000)}`, { cause: error })
+  }
+}, 180_000)
+
+async function startEverything(): Promise<void> {
   const [edgePort, gpuPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
   edgeUrl = `http://127.0.0.1:${edgePort}`
   const scratch = mkdtempSync(join(tmpdir(), 'snoopi-playground-'))
@@ -92,9 +101,9 @@ beforeAll(async () => {
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ owner: 'playground-browser-test', plan: 'pro' }),
   })
-  expect(created.status).toBe(201)
+  if (created.status !== 201) throw new Error(`POST /admin/keys answered ${created.status}: ${await created.text()}`)
   key = ((await created.json()) as { key: string }).key
-}, 180_000)
+}
 
 afterAll(async () => {
   await browser?.close()
@@ -186,7 +195,9 @@ describe('the stack serves the pages', () => {
 })
 
 describe('the playground in Chromium', () => {
-  const prompt = `a red circle and a blue square ${Date.now()}`
+  // Each run has a fresh state folder (no cache from earlier runs), so the README's picture is the same every run.
+  const prompt = 'a red circle and a blue square'
+  const compareSeed = '7'
   const negative = 'blue square'
   let compared: { seed: string; withNegativeUrl: string } | undefined
 
@@ -235,14 +246,15 @@ describe('the playground in Chromium', () => {
       await field(page, 'API key').fill(key)
       await field(page, 'Prompt').fill(prompt)
       await field(page, 'Negative prompt').fill(negative)
+      // Unlocked, Compare takes the seed the field shows (else a random one: see the phone test).
+      await field(page, 'Seed').fill(compareSeed)
       await page.getByRole('button', { name: 'Compare', exact: true }).click()
       expect(await loadedImages(page, '#results .compare img', 2)).toEqual([32, 32])
       const images = page.locator('#results .compare img')
       expect(await images.evaluateAll((nodes) => nodes.map((n) => n.getAttribute('alt')))).toEqual([prompt, `${prompt} \u2212 ${negative}`])
       const captions = await page.locator('#results .compare figcaption .meta').allTextContents()
       const seeds = captions.map((caption) => CAPTION.exec(caption)?.[1])
-      expect(seeds[0]).toMatch(/^\d+$/)
-      expect(seeds[1]).toBe(seeds[0])
+      expect(seeds).toEqual([compareSeed, compareSeed])
       expect(await field(page, 'Seed').inputValue()).toBe(seeds[0])
       const [left, right] = [await images.nth(0).boundingBox(), await images.nth(1).boundingBox()]
       expect(right!.y).toBe(left!.y)
@@ -251,11 +263,10 @@ describe('the playground in Chromium', () => {
       expect(urls[0]).not.toBe(urls[1])
       compared = { seed: seeds[0]!, withNegativeUrl: urls[1]! }
 
-      // The README's screenshot: the form and the comparison.
-      const top = (await page.locator('section.request').boundingBox())!
-      const bottom = (await page.locator('section.results').boundingBox())!
+      // The README's screenshot: the comparison.
+      expect(await page.locator('#results .compare-title').textContent()).toBe(`“${prompt}” · seed ${compareSeed} · nasa`)
       mkdirSync(dirname(SCREENSHOT), { recursive: true })
-      await page.screenshot({ path: SCREENSHOT, fullPage: true, clip: { x: top.x - 4, y: top.y, width: top.width + 8, height: bottom.y + bottom.height - top.y + 4 } })
+      await page.locator('section.results').screenshot({ path: SCREENSHOT })
 
       // curl: the request with the negative prompt, the key from the environment; run, it answers the same image.
       const code = page.locator('#code-text')
@@ -445,6 +456,11 @@ describe('the playground in Chromium', () => {
       const images = page.locator('#results .compare img')
       const [first, second] = [await images.nth(0).boundingBox(), await images.nth(1).boundingBox()]
       expect(second!.y).toBeGreaterThan(first!.y + first!.height)
+      // No seed in the field: one random 64-bit seed for both.
+      const seeds = (await page.locator('#results .compare figcaption .meta').allTextContents()).map((caption) => CAPTION.exec(caption)?.[1])
+      expect(seeds[0]).toMatch(/^\d{1,20}$/)
+      expect(seeds[1]).toBe(seeds[0])
+      expect(await field(page, 'Seed').inputValue()).toBe(seeds[0])
       await page.locator('#code-text').waitFor()
       expect(await sideways()).toBe(false)
       expectClean(seen)

@@ -20,7 +20,7 @@ function slug(text) {
 
 /** Paragraphs of a description (blank lines part them); `code` spans kept as code. */
 function prose(text, className = 'description') {
-  if (!text) return null
+  if (!text) return ''
   return h(
     'div',
     { className },

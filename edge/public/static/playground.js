@@ -174,7 +174,7 @@ async function errorText(response) {
     // Not the API's JSON error: keep the status text.
   }
   const retryAfter = response.headers.get('retry-after')
-  if (retryAfter !== null && !/retry after/i.test(message)) message += ` Retry after ${retryAfter} s.`
+  if (retryAfter !== null && !/retry after/i.test(message)) message += ` (retry after ${retryAfter} s)`
   return `${response.status}: ${message}`
 }
 
@@ -414,6 +414,7 @@ function compare() {
       const plain = await generateOnce(without)
       const negated = await generateOnce(withNegative)
       results.replaceChildren(
+        h('p', { className: 'compare-title' }, `“${without.prompt}” · seed ${seed} · ${form.guidance.value}`),
         h(
           'div',
           { className: 'compare' },

@@ -300,6 +300,7 @@ export const OPENAPI_CONFIG = {
     { name: 'Models', description: 'What the GPU tier serves.' },
     { name: 'Usage', description: "An API key's quotas and counters." },
     { name: 'Jobs', description: 'Generations answered later: submit, poll or receive a webhook.' },
+    { name: 'Bots', description: 'Generating from chat: Discord, Slack and Telegram commands linked to an API key.' },
     { name: 'Admin', description: 'Key management, behind the ADMIN_TOKEN secret (not an API key).' },
   ],
 }
@@ -326,6 +327,7 @@ const AFTER_ADMISSION = /^(2\d\d|429|5\d\d)$/
 function tagOf(path: string): string {
   if (path.startsWith('/admin/')) return 'Admin'
   if (/^\/v1\/(jobs|webhook-secret)\b/.test(path)) return 'Jobs'
+  if (path.startsWith('/v1/bot-links')) return 'Bots'
   const segment = path.split('/')[2] ?? 'other'
   return segment.charAt(0).toUpperCase() + segment.slice(1)
 }

@@ -17,6 +17,8 @@ const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
 /** The README's screenshot of a comparison (written by the Compare test). */
 const SCREENSHOT = join(root, 'docs/playground-compare.png')
+/** How long the page may take to answer under load (2 cores, several stacks at once in `npm test`). */
+const WAIT = { timeout: 30_000, interval: 100 }
 
 let stack: ChildProcess | undefined
 let output = ''
@@ -154,7 +156,7 @@ async function newPage(options: { viewport?: { width: number; height: number } }
 /** The playground, once it read the models and the OpenAPI document (the Size list is filled). */
 async function openPlayground(page: Page): Promise<void> {
   await page.goto(`${edgeUrl}/playground`)
-  await expect.poll(() => page.getByLabel('Size', { exact: true }).locator('option').count()).toBeGreaterThan(0)
+  await expect.poll(() => page.getByLabel('Size', { exact: true }).locator('option').count(), WAIT).toBeGreaterThan(0)
 }
 
 const field = (page: Page, name: string) => page.getByLabel(name, { exact: true })
@@ -284,7 +286,7 @@ describe('the playground in Chromium', () => {
 
       // Copy copies the shown tab.
       await page.getByRole('button', { name: 'Copy', exact: true }).click()
-      await expect.poll(() => page.locator('#copy-status').textContent()).toBe('Copied.')
+      await expect.poll(() => page.locator('#copy-status').textContent(), WAIT).toBe('Copied.')
       expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(curl)
 
       // JavaScript (the openai package), run here with the project's openai: the same image.
@@ -307,7 +309,7 @@ describe('the playground in Chromium', () => {
       const parsed = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: python, encoding: 'utf8' })
       if (parsed.error === undefined) expect(parsed.status, parsed.stderr).toBe(0)
       await page.getByRole('button', { name: 'Copy', exact: true }).click()
-      await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(python)
+      await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), WAIT).toBe(python)
       // Arrow keys move between the tabs.
       await page.getByRole('tab', { name: 'Python' }).focus()
       await page.keyboard.press('ArrowLeft')
@@ -333,7 +335,7 @@ describe('the playground in Chromium', () => {
       await loadedImages(page, '#results .compare img', 2)
       expect(await stored()).not.toContain(key)
       await page.reload()
-      await expect.poll(() => page.locator('#history li').count()).toBe(2)
+      await expect.poll(() => page.locator('#history li').count(), WAIT).toBe(2)
       const history = await page.locator('#history li').allTextContents()
       expect(history[0]).toContain(`Compare: “${prompt}, again” − “${negative}”`)
       expect(history[1]).toContain(`Generate: “${prompt}, again” − “${negative}”`)
@@ -387,7 +389,7 @@ describe('the playground in Chromium', () => {
       seen.intended.add(401)
       await field(page, 'API key').fill(badKey)
       await page.getByRole('button', { name: 'Generate', exact: true }).click()
-      await expect.poll(() => page.getByRole('alert').textContent()).toBe(`401: ${expected.error.message}`)
+      await expect.poll(() => page.getByRole('alert').textContent(), WAIT).toBe(`401: ${expected.error.message}`)
 
       // The statuses a newcomer rarely meets, answered by the browser test in the API's shape.
       seen.intended.add(429).add(503)
@@ -401,7 +403,7 @@ describe('the playground in Chromium', () => {
         )
         await field(page, 'API key').fill(key)
         await page.getByRole('button', { name: 'Generate', exact: true }).click()
-        await expect.poll(() => page.getByRole('alert').textContent()).toBe(`${status}: ${message} (retry after ${retryAfter} s)`)
+        await expect.poll(() => page.getByRole('alert').textContent(), WAIT).toBe(`${status}: ${message} (retry after ${retryAfter} s)`)
         await page.unroute('**/v1/images/generations')
       }
       expectClean(seen)

@@ -86,7 +86,7 @@ describe('error paths: every client mistake is a 4xx in the OpenAI shape', () =>
     const statuses = new Map<number, number>()
     const method = fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD')
     const path = fc.oneof(
-      { weight: 8, arbitrary: fc.constantFrom('/v1/images/generations', '/v1/models', '/v1/models/snoopi-default', '/v1/usage', '/admin/keys', '/openapi.json', '/healthz', '/v1/images/0123456789abcdef0123456789abcdef.png') },
+      { weight: 8, arbitrary: fc.constantFrom('/v1/images/generations', '/v1/models', '/v1/models/snoopi-default', '/v1/usage', '/admin/keys', '/openapi.json', '/healthz', '/v1/images/0123456789abcdef0123456789abcdef.png', '/', '/playground', '/docs', '/static/playground.js') },
       { weight: 1, arbitrary: fc.webPath() },
     )
     const contentType = fc.option(

@@ -102,7 +102,8 @@ describe('Idempotency-Key on POST /v1/images/generations', () => {
     const keyId = (await (await call(own, 'GET', '/v1/usage')).json<{ key_id: string }>()).key_id
     const prompt = unique()
     expect((await generate(own, { prompt }, { 'idempotency-key': 'day-1' })).status).toBe(200)
-    const record = env.IDEMPOTENCY.get(env.IDEMPOTENCY.idFromName(`${keyId}\ngenerations\nday-1`))
+    const namespace = env.IDEMPOTENCY as DurableObjectNamespace<IdempotencyRecord>
+    const record = namespace.get(namespace.idFromName(`${keyId}\ngenerations\nday-1`))
     await runInDurableObject(record, (instance: IdempotencyRecord) => {
       instance.clock = () => Date.now() + 24 * 3_600_000 + 1
     })

@@ -41,8 +41,9 @@ function gatedGpu() {
 /** Calls for one prompt: jobs of earlier tests may still be draining through the queue. */
 const callsFor = (upstream: { bodies: Record<string, unknown>[] }, prompt: string) => upstream.bodies.filter((b) => b.prompt === prompt).length
 
-function jobObject(id: string) {
-  return env.JOBS.get(env.JOBS.idFromName(id))
+function jobObject(id: string): DurableObjectStub<ImageJob> {
+  const namespace = env.JOBS as DurableObjectNamespace<ImageJob>
+  return namespace.get(namespace.idFromName(id))
 }
 
 describe('POST /v1/jobs', () => {
@@ -123,7 +124,7 @@ describe('POST /v1/jobs', () => {
       const after = await usage(key)
       // Nothing spent: neither images nor the request (its token is given back, and it is not counted).
       expect([after.remaining, after.today.requests]).toEqual([before.remaining, before.today.requests])
-      expect(after.jobs.queued + after.jobs.running).toBe(cap)
+      expect(after.jobs.queued! + after.jobs.running!).toBe(cap)
     }
     // Canceled, so that they do not run on later tests' stand-ins.
     for (const [key, id] of accepted) expect((await call(key, 'POST', `/v1/jobs/${id}/cancel`)).status).toBe(200)

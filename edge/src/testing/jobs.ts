@@ -82,7 +82,9 @@ export interface ReceivedHook {
 export function webhookReceiver(options: { hosts?: string[]; answer?: (hook: ReceivedHook, index: number) => Response | Promise<Response>; dns?: Record<string, string[]> } = {}): { hooks: ReceivedHook[]; lookups: string[] } {
   const hosts = options.hosts ?? ['hooks.example.com', '127.0.0.1:9999']
   const state = { hooks: [] as ReceivedHook[], lookups: [] as string[] }
-  const previous = globalThis.fetch
+  // A second spyOn of fetch is the same spy: pass other calls to the implementation installed before.
+  const current = globalThis.fetch
+  const previous = (vi.isMockFunction(current) ? (current.getMockImplementation() ?? current) : current) as typeof fetch
   vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
     const request = new Request(input, init)
     const url = new URL(request.url)

@@ -64,13 +64,14 @@ export async function checkDeliveryTarget(url: string, rules: WebhookUrlRules, r
 
 async function readSome(response: Response): Promise<string> {
   if (!response.body) return ''
-  const reader = response.body.getReader()
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
   const chunks: Uint8Array[] = []
   let size = 0
   try {
     while (size < MAX_RESPONSE_BYTES) {
-      const { done, value } = await reader.read()
-      if (done) break
+      const chunk: ReadableStreamReadResult<Uint8Array> = await reader.read()
+      if (chunk.done) break
+      const value = chunk.value
       chunks.push(value)
       size += value.byteLength
     }

@@ -161,3 +161,42 @@ export function discordCommand(name: string, options: Record<string, string | nu
     data: { name, options: Object.entries(options).map(([n, value]) => ({ name: n, type: typeof value === 'number' ? 4 : 3, value })) },
   }
 }
+
+/** A signed interaction through the whole app. */
+export async function sendDiscord(payload: unknown, bindings?: EdgeBindings): Promise<Response> {
+  const body = JSON.stringify(payload)
+  return botFetch('/bots/discord/interactions', { method: 'POST', headers: await discordHeaders(body), body }, bindings)
+}
+
+/** A signed Slack form post (a slash command, or `payload=<JSON>` for interactivity). */
+export async function sendSlack(path: '/bots/slack/commands' | '/bots/slack/interactivity', form: Record<string, string>, bindings?: EdgeBindings): Promise<Response> {
+  const body = new URLSearchParams(form).toString()
+  return botFetch(path, { method: 'POST', headers: await slackHeaders(body), body }, bindings)
+}
+
+/** An update to the Telegram webhook with the right secret header. */
+export function sendTelegram(update: unknown, bindings?: EdgeBindings): Promise<Response> {
+  return botFetch('/bots/telegram/webhook', { method: 'POST', headers: telegramHeaders(), body: JSON.stringify(update) }, bindings)
+}
+
+export interface ListedJob {
+  id: string
+  status: string
+  request: Record<string, unknown>
+  data?: { url?: string; seed: string }[]
+}
+
+/** The jobs of `key` (default: BOT_API_KEY) whose prompt is `prompt`, newest first (GET /v1/jobs). */
+export async function jobsFor(prompt: string, key = BOT_API_KEY): Promise<ListedJob[]> {
+  const response = await botFetch('/v1/jobs?limit=100', { headers: { authorization: `Bearer ${key}` } })
+  if (response.status !== 200) throw new Error(`GET /v1/jobs: ${response.status} ${await response.text()}`)
+  return (await response.json<{ data: ListedJob[] }>()).data.filter((job) => job.request.prompt === prompt)
+}
+
+/** The PNG an image URL (under PUBLIC_BASE_URL) serves. */
+export async function imageAt(url: string): Promise<Response> {
+  if (!url.startsWith(`${PUBLIC_BASE_URL}/`)) throw new Error(`not under PUBLIC_BASE_URL: ${url}`)
+  return botFetch(url.slice(PUBLIC_BASE_URL.length), {})
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

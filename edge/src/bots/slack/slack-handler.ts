@@ -79,7 +79,8 @@ function interactionAdapter(ctx: BotContext, form: URLSearchParams, waitUntil: W
 async function verified(request: Request, ctx: BotContext): Promise<{ ok: true; body: string } | { ok: false; response: Response }> {
   const slack = ctx.settings.slack
   if (!slack) throw new Error('slack: off')
-  const body = await request.text()
+  // The raw bytes as text (a form body: .text() would warn about its content type).
+  const body = new TextDecoder().decode(await request.arrayBuffer())
   const ok = await verifySlack({
     signingSecret: slack.signingSecret,
     signature: request.headers.get(SLACK_SIGNATURE_HEADER),

@@ -208,4 +208,19 @@ describe('POST /bots/discord/interactions', () => {
     await vi.waitFor(async () => expect((await install.delivery(job!.id)).state).toBe('dead'), { timeout: 15_000, interval: 100 })
     expect((await install.delivery(job!.id)).results.join(' ')).toContain('gone')
   }, 40_000)
+
+  it('tells the user once when the job fails (the GPU tier refuses it), editing the deferred answer', async () => {
+    const platforms = fakePlatforms({ gpu: () => Response.json({ error: { type: 'server_error', code: 'generation_failed', message: 'the image could not be generated' } }, { status: 500 }) })
+    const payload = discordCommand('imagine', { prompt: unique() })
+    expect(await (await sendDiscord(payload)).json()).toEqual({ type: 5 })
+    await platforms.until((calls) => calls.some(originalOf(payload.token)))
+    await sleep(1500)
+    const edits = platforms.calls.filter(originalOf(payload.token))
+    expect(edits).toHaveLength(1)
+    const edit = edits[0]!.body as { content: string; embeds: unknown[] }
+    expect(edit.content).toMatch(/^Sorry — I could not draw “a red circle [0-9a-f]{8}”: /)
+    expect(edit.embeds).toEqual([])
+    const [job] = await jobsFor(payload.data.options[0]!.value as string)
+    expect(job?.status).toBe('failed')
+  }, 30_000)
 })

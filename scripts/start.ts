@@ -21,7 +21,9 @@ Options:
   --edge-port <n>   port of the public API (default 8787, env EDGE_PORT)
   --gpu-port <n>    port of the GPU service (default 8788, env GPU_PORT)
   --metrics-port <n> the GPU service's /metrics (default the GPU port + 1, env METRICS_PORT)
-  --dev-vars <file> local secrets file, created with a random secret when missing (default .dev.vars)
+  --dev-vars <file> local secrets file, created with a random secret when missing (default .dev.vars);
+                    the edge also gets PUBLIC_BASE_URL=<its URL> and WEBHOOK_ALLOW_LOOPBACK_HTTP=true
+                    unless this file sets them
   --persist-to <d>  where wrangler keeps local KV/R2/D1/Durable Object state (default .wrangler/state)
   --ready-timeout <s> seconds to wait for the edge's /healthz and the GPU service's /readyz
                     (model loaded and warmed up; default 90)
@@ -160,6 +162,8 @@ async function main(): Promise<void> {
       `  curl -s -X POST ${edgeUrl}/admin/keys -H "authorization: Bearer ${vars.ADMIN_TOKEN ?? '$ADMIN_TOKEN'}" -H 'content-type: application/json' -d '{"owner":"me"}'`,
       '  # then generate (put the key from the answer in KEY):',
       `  curl -s ${edgeUrl}/v1/images/generations -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"prompt":"a red circle and a blue square","negative_prompt":"blue square","size":"32x32"}'`,
+      '  # or as a job (answered at once; Prefer: wait holds the answer until it is done):',
+      `  curl -s ${edgeUrl}/v1/jobs -H "authorization: Bearer $KEY" -H 'content-type: application/json' -H 'prefer: wait=10' -d '{"prompt":"a blue circle"}'`,
       '',
       'Ctrl-C stops both tiers; the GPU service is restarted if it dies.',
       '',

@@ -28,10 +28,13 @@ export interface StackOptions {
 }
 
 export interface Stack {
-  edge: Supervisor
+  /** The edge (wrangler dev) now: `restartEdge()` replaces it. */
+  readonly edge: Supervisor
   gpu: Supervisor
   /** Stops both tiers: SIGTERM to each process group, SIGKILL after `graceMs`; resolves when both groups are gone. */
   stop: (graceMs?: number) => Promise<void>
+  /** Stops the edge and starts it again with the same settings and state; the GPU service keeps running. */
+  restartEdge: (graceMs?: number) => Promise<void>
 }
 
 const require = createRequire(import.meta.url)
@@ -51,6 +54,12 @@ function wranglerBin(root: string): string {
 export function startStack(options: StackOptions): Stack {
   const out = options.out ?? process.stdout
   const gpuUrl = `http://127.0.0.1:${options.gpuPort}`
+  const edgeUrl = `http://127.0.0.1:${options.edgePort}`
+  // Job and webhook URLs name the edge, and local webhook receivers are allowed, unless the secrets file says otherwise.
+  const localVars = [
+    ...(options.vars.PUBLIC_BASE_URL === undefined ? ['--var', `PUBLIC_BASE_URL:${edgeUrl}`] : []),
+    ...(options.vars.WEBHOOK_ALLOW_LOOPBACK_HTTP === undefined ? ['--var', 'WEBHOOK_ALLOW_LOOPBACK_HTTP:true'] : []),
+  ]
   // Everything that can throw happens before the first child starts, so a failure leaves no orphan.
   const wrangler = wranglerBin(options.root)
   mkdirSync(options.persistTo, { recursive: true })
@@ -93,6 +102,7 @@ export function startStack(options: StackOptions): Stack {
       '--var',
       `GPU_SERVICE_URL:${gpuUrl}`,
       ...(options.models === undefined ? [] : ['--var', `MODELS:${options.models}`]),
+      ...localVars,
       '--persist-to',
       options.persistTo,
       '--show-interactive-dev-session=false',
@@ -107,11 +117,23 @@ export function startStack(options: StackOptions): Stack {
   )
   const log = options.log ?? ((line: string) => void out.write(`${line}\n`))
   const gpu = new Supervisor({ name: 'gpu service', start: startGpu, shouldRestart: options.restartGpu ?? (() => false), log })
-  const edge = new Supervisor({ name: 'edge', start: startEdge, shouldRestart: () => false, log })
+  const newEdge = () => new Supervisor({ name: 'edge', start: startEdge, shouldRestart: () => false, log })
+  let edge = newEdge()
   const stop = async (graceMs?: number) => {
     await Promise.all([edge.stop(graceMs), gpu.stop(graceMs)])
   }
-  return { edge, gpu, stop }
+  const restartEdge = async (graceMs?: number) => {
+    await edge.stop(graceMs)
+    edge = newEdge()
+  }
+  return {
+    get edge() {
+      return edge
+    },
+    gpu,
+    stop,
+    restartEdge,
+  }
 }
 
 /** Polls `url` until it answers 200 or `timeoutMs` passes. */

@@ -101,21 +101,40 @@ function renderer(doc) {
     return box
   }
 
-  function content(contentObject) {
+  function content(contentObject, linkOnly = false) {
     const items = []
     for (const [type, media] of Object.entries(contentObject ?? {})) {
-      items.push(h('div', {}, h('code', {}, type), media.schema ? schemaView(media.schema) : null))
+      const schema = media.schema ? (linkOnly && media.schema.$ref ? h('div', { className: 'schema' }, h('span', { className: 'type' }, typeLabel(media.schema))) : schemaView(media.schema)) : null
+      items.push(h('div', {}, h('code', {}, type), schema))
     }
     return items
   }
 
-  function headersTable(headers) {
-    const rows = Object.entries(headers ?? {}).map(([name, header]) => {
-      const resolved = resolve(header, 'headers')
-      return h('tr', {}, h('td', {}, h('code', {}, name)), h('td', {}, h('span', { className: 'type' }, typeLabel(resolved.schema))), h('td', {}, resolved.description ?? ''))
-    })
-    if (rows.length === 0) return null
-    return h('table', { className: 'headers' }, h('thead', {}, h('tr', {}, h('th', {}, 'Header'), h('th', {}, 'Type'), h('th', {}, 'Meaning'))), h('tbody', {}, ...rows))
+  /** Header components by name, and the header names each one was used under. */
+  const headerUses = new Map()
+
+  /** A response's headers: shared ones as links to their one description below, inline ones in a table. */
+  function headersView(headers) {
+    const links = []
+    const rows = []
+    for (const [name, header] of Object.entries(headers ?? {})) {
+      const component = refName(header?.$ref, 'headers')
+      if (component !== null) {
+        if (!headerUses.has(component)) headerUses.set(component, new Set())
+        headerUses.get(component).add(name)
+        links.push(h('a', { href: `#header-${slug(component)}` }, h('code', {}, name)))
+      } else {
+        rows.push(h('tr', {}, h('td', {}, h('code', {}, name)), h('td', {}, h('span', { className: 'type' }, typeLabel(header?.schema))), h('td', {}, header?.description ?? '')))
+      }
+    }
+    const view = []
+    if (links.length > 0) {
+      const line = h('p', { className: 'headers' }, 'Headers: ')
+      links.forEach((link, i) => line.append(...(i ? [', '] : []), link))
+      view.push(line)
+    }
+    if (rows.length > 0) view.push(h('table', { className: 'headers' }, h('thead', {}, h('tr', {}, h('th', {}, 'Header'), h('th', {}, 'Type'), h('th', {}, 'Meaning'))), h('tbody', {}, ...rows)))
+    return view
   }
 
   function operation(path, method, op) {
@@ -159,7 +178,8 @@ function renderer(doc) {
     for (const [status, raw] of Object.entries(op.responses ?? {})) {
       const response = resolve(raw, 'responses')
       const block = h('div', { className: 'response' }, h('p', {}, h('span', { className: 'status' }, status), ' ', response.description ?? ''))
-      block.append(...[headersTable(response.headers), ...content(response.content)].filter(Boolean))
+      // Errors share one schema: named (a link), not spelled out again under every status.
+      block.append(...headersView(response.headers), ...content(response.content, Number(status) >= 400))
       section.append(block)
     }
     return { id, section }
@@ -198,6 +218,19 @@ function renderer(doc) {
       for (const [name, schema] of schemas) {
         list.append(h('li', {}, h('a', { href: `#schema-${slug(name)}` }, name)))
         body.append(h('section', { className: 'operation', id: `schema-${slug(name)}` }, h('h3', {}, name), prose(schema.description), schemaView(schema, 0, false)))
+      }
+    }
+    const headerComponents = Object.entries(components.headers ?? {})
+    if (headerComponents.length > 0) {
+      const list = h('ul', {})
+      toc.append(h('h2', { className: 'hint' }, 'Response headers'), list)
+      body.append(h('h2', { id: 'headers' }, 'Response headers'))
+      for (const [name, header] of headerComponents) {
+        const names = [...(headerUses.get(name) ?? [name])].join(', ')
+        list.append(h('li', {}, h('a', { href: `#header-${slug(name)}` }, names)))
+        body.append(
+          h('section', { className: 'operation', id: `header-${slug(name)}` }, h('h3', {}, h('code', {}, names), ' ', h('span', { className: 'type' }, typeLabel(header.schema))), prose(header.description), header.example ? h('p', {}, 'Example: ', h('code', {}, header.example)) : ''),
+        )
       }
     }
     root.replaceChildren(h('div', { className: 'layout' }, toc, body))

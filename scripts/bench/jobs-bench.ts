@@ -19,7 +19,8 @@ const usage = `Usage: npm run bench:jobs [-- --jobs N --connections C]
 
 Starts the local stack on free ports with the generated tiny bundle, then:
   1. N synchronous generations (POST /v1/images/generations), C at a time;
-  2. N jobs (POST /v1/jobs) submitted at once, polled until every one has finished.
+  2. N jobs (POST /v1/jobs) submitted at once, polled until every one has finished;
+  3. N synchronous generations at once (the same burst without the queue).
 Defaults: N = 200, C = 10 (the jobs queue's batch size, so both paths keep as much work in flight).`
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '200' }, connections: { type: 'string', default: '10' }, help: { type: 'boolean', short: 'h' } } })
 if (values.help) {
@@ -68,24 +69,30 @@ try {
   await fetch(`${edge}/v1/images/generations`, { method: 'POST', headers, body: body('warm', 0) })
   await fetch(`${edge}/v1/jobs`, { method: 'POST', headers: { ...headers, prefer: 'wait=30' }, body: body('warm', 1) })
 
-  // 1. Synchronous: N requests, C at a time.
+  /** N synchronous generations, `parallel` at a time. */
+  async function synchronous(label: string, parallel: number) {
+    const latencies: number[] = []
+    let failed = 0
+    let next = 0
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        for (let i = next++; i < total; i = next++) {
+          const sent = performance.now()
+          const response = await fetch(`${edge}/v1/images/generations`, { method: 'POST', headers, body: body(label, i) })
+          await response.arrayBuffer()
+          if (response.status !== 200) failed++
+          latencies.push(performance.now() - sent)
+        }
+      }),
+    )
+    return { seconds: (performance.now() - started) / 1000, latencies, failed }
+  }
+
+  // 1. Synchronous: N requests, C at a time (what a well-behaved client does).
   console.error(`synchronous: ${total} requests, ${connections} at a time…`)
-  const syncLatencies: number[] = []
-  let syncFailed = 0
-  let next = 0
-  const syncStart = performance.now()
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      for (let i = next++; i < total; i = next++) {
-        const started = performance.now()
-        const response = await fetch(`${edge}/v1/images/generations`, { method: 'POST', headers, body: body('sync', i) })
-        await response.arrayBuffer()
-        if (response.status !== 200) syncFailed++
-        syncLatencies.push(performance.now() - started)
-      }
-    }),
-  )
-  const syncSeconds = (performance.now() - syncStart) / 1000
+  const sync = await synchronous('sync', connections)
+  const syncSeconds = sync.seconds
 
   // 2. Jobs: N submitted at once, then polled (the account's listing, 100 a page) until all have finished.
   console.error(`jobs: ${total} submitted at once…`)
@@ -118,13 +125,20 @@ try {
   const drainSeconds = (performance.now() - jobsStart) / 1000
   const jobsFailed = [...ids].filter((id) => statuses.get(id) !== 'succeeded').length
 
+  // 3. Synchronous, all at once: the burst the jobs absorbed, without a queue in front of the GPU tier.
+  console.error(`synchronous: ${total} requests at once…`)
+  const burst = await synchronous('burst', total)
+
   const perSync = (syncSeconds / total) * 1000
   const perJob = (drainSeconds / total) * 1000
   console.log(`\nJobs vs synchronous generations: ${total} each, tiny bundle (${size}), local stack under wrangler dev, this machine\n`)
   console.log('| path | wall time s | per request ms | requests/s | p50 ms | p99 ms | not succeeded |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
-  console.log(`| synchronous, ${connections} at a time | ${syncSeconds.toFixed(1)} | ${perSync.toFixed(1)} | ${(total / syncSeconds).toFixed(1)} | ${quantile(syncLatencies, 0.5).toFixed(0)} | ${quantile(syncLatencies, 0.99).toFixed(0)} | ${syncFailed} |`)
+  const row = (name: string, r: { seconds: number; latencies: number[]; failed: number }) =>
+    `| ${name} | ${r.seconds.toFixed(1)} | ${((r.seconds / total) * 1000).toFixed(1)} | ${(total / r.seconds).toFixed(1)} | ${quantile(r.latencies, 0.5).toFixed(0)} | ${quantile(r.latencies, 0.99).toFixed(0)} | ${r.failed} |`
+  console.log(row(`synchronous, ${connections} at a time`, sync))
   console.log(`| jobs, all at once (submit → drained) | ${drainSeconds.toFixed(1)} | ${perJob.toFixed(1)} | ${(total / drainSeconds).toFixed(1)} | ${quantile(submitLatencies, 0.5).toFixed(0)} (202) | ${quantile(submitLatencies, 0.99).toFixed(0)} (202) | ${jobsFailed} |`)
+  console.log(row(`synchronous, all ${total} at once`, burst))
   console.log(`\nsubmitting all ${total} took ${submitSeconds.toFixed(1)} s; per-job overhead of the job path: ${(perJob - perSync).toFixed(1)} ms (${((perJob / perSync - 1) * 100).toFixed(0)} % over a synchronous request)`)
 } finally {
   await stack.stop()

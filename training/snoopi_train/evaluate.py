@@ -1,14 +1,22 @@
-"""Prompt adherence and negative-prompt removal, measured with the deterministic detector."""
+"""Prompt adherence, negative-prompt removal and layout diversity, measured with the deterministic
+detector, with 95% confidence intervals over captions (or prompt/negative pairs), not images: the
+images of one caption are not independent draws when a model draws (nearly) the same picture for
+every seed."""
 from __future__ import annotations
 
 import itertools
+import math
+from collections import Counter
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from . import device, scenes
-from .detector import adheres, removal, to_uint8
+from .detector import Found, adheres, layout, removal, to_uint8
 from .diffusion import ddim_sample, one_step
+
+POSITION_TOLERANCE = 3.0  # pixels: two layouts differ when an object moved further than this (a shape's radius is 4.5–6.5)
 
 # (positive objects, the object the negative prompt names): every pair is a seen combination.
 REMOVAL_PAIRS: list[tuple[list[tuple[str, str]], tuple[str, str]]] = [
@@ -86,6 +94,73 @@ def adherence(images: np.ndarray, objects) -> float:
     return float(np.mean([adheres(im, objs) for im, objs in zip(images, objects)]))
 
 
+def by_caption(values: Sequence, captions: Sequence[str]) -> list[list]:
+    """`values` grouped by caption, in the order the captions first appear."""
+    groups: dict[str, list] = {}
+    for value, caption in zip(values, captions):
+        groups.setdefault(caption, []).append(value)
+    return list(groups.values())
+
+
+def t_quantile_975(df: int) -> float:
+    """Student's t 97.5% quantile (a table below 10 degrees of freedom, the Cornish–Fisher expansion above: error < 0.005)."""
+    if df < 1:
+        return math.nan
+    if df < 10:
+        return (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)[df - 1]
+    z = 1.959964
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
+def caption_interval(per_caption: Sequence[float]) -> dict:
+    """Mean of per-caption rates with its standard error and 95% t-interval over the captions (the units
+    that vary independently), clipped to [0, 1]."""
+    values = np.asarray(per_caption, dtype=np.float64)
+    n = len(values)
+    mean = float(values.mean()) if n else math.nan
+    se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    half = t_quantile_975(n - 1) * se if n > 1 else math.nan
+    return {"mean": mean, "se": se, "low": max(0.0, mean - half), "high": min(1.0, mean + half), "units": n}
+
+
+def adherence_by_caption(images: np.ndarray, objects, captions) -> list[float]:
+    return [float(np.mean(group)) for group in by_caption([adheres(im, objs) for im, objs in zip(images, objects)], captions)]
+
+
+def layouts_differ(a: list[Found], b: list[Found], tolerance: float = POSITION_TOLERANCE) -> bool:
+    """Whether two images' layouts differ: another set of (colour, shape) objects, or an object of a
+    kind moved further than `tolerance` pixels (objects of one kind matched to each other the closest way)."""
+    if Counter(f.kind for f in a) != Counter(f.kind for f in b):
+        return True
+    for kind in {f.kind for f in a}:
+        pa, pb = [f for f in a if f.kind == kind], [f for f in b if f.kind == kind]
+        moved = min(max(math.hypot(p.cx - q.cx, p.cy - q.cy) for p, q in zip(pa, order)) for order in itertools.permutations(pb))
+        if moved > tolerance:
+            return True
+    return False
+
+
+def seed_pair_diversity(layouts: Sequence[list[Found]]) -> float:
+    """The fraction of pairs of seeds (of one caption) whose detected layouts differ."""
+    pairs = list(itertools.combinations(range(len(layouts)), 2))
+    return float(np.mean([layouts_differ(layouts[i], layouts[j]) for i, j in pairs])) if pairs else math.nan
+
+
+def diversity_by_caption(images: np.ndarray, captions) -> list[float]:
+    """Per caption: the fraction of its seed pairs whose layouts differ (objects or positions)."""
+    return [seed_pair_diversity(group) for group in by_caption([layout(im) for im in images], captions)]
+
+
+def split_metrics(images: np.ndarray, objects, captions) -> dict:
+    """Adherence and diversity of one evaluation split, each with its interval over captions."""
+    layouts = [layout(im) for im in images]
+    adhere = [Counter(f.kind for f in found) == Counter(objs) for found, objs in zip(layouts, objects)]
+    per_caption = [float(np.mean(group)) for group in by_caption(adhere, captions)]
+    diverse = [seed_pair_diversity(group) for group in by_caption(layouts, captions)]
+    return {"adherence": float(np.mean(adhere)), "adherence_interval": caption_interval(per_caption), "per_caption_adherence": per_caption,
+            "diversity": caption_interval(diverse)["mean"], "diversity_interval": caption_interval(diverse), "per_caption_diversity": diverse}
+
+
 def student_curve_point(unet, ae, encode, seeds_per_caption: int = 8) -> dict:
     result = {}
     for split in ("held_out", "seen"):
@@ -104,8 +179,18 @@ def removal_rates(unet, ae, encode, seeds: list[int], alpha: float, pairs=REMOVA
             removes.append(remove)
             all_seeds.append(s)
     images = one_step_images(unet, ae, encode, captions, all_seeds, negatives=negatives, alpha=alpha, projection=projection)
+    return removal_summary(images, keeps, removes, len(pairs), len(seeds), alpha, projection)
+
+
+def removal_summary(images: np.ndarray, keeps, removes, pairs: int, seeds: int, alpha: float = 0.0, projection: bool = False) -> dict:
+    """Rates over the images of `pairs` prompt/negative pairs × `seeds` seeds (pair-major): removed,
+    kept, success (removed and kept), clean (success with only the kept kinds of object in the image),
+    exact (exactly the kept objects: no copies, nothing else); success's and clean's intervals are over pairs."""
     outcomes = [removal(im, k, r) for im, k, r in zip(images, keeps, removes)]
-    removed, kept, only_kept = (np.array([o[i] for o in outcomes]) for i in range(3))
-    per_pair = [float((removed & kept)[i * len(seeds) : (i + 1) * len(seeds)].mean()) for i in range(len(pairs))]
+    removed, kept, only_kept, exact = (np.array([o[i] for o in outcomes]) for i in range(4))
+    success, clean = removed & kept, removed & kept & only_kept
+    per_pair = [float(success[i * seeds : (i + 1) * seeds].mean()) for i in range(pairs)]
+    per_pair_clean = [float(clean[i * seeds : (i + 1) * seeds].mean()) for i in range(pairs)]
     return {"alpha": alpha, "projection": projection, "removed": float(removed.mean()), "kept": float(kept.mean()),
-            "success": float((removed & kept).mean()), "clean": float((removed & kept & only_kept).mean()), "per_pair": per_pair}
+            "success": float(success.mean()), "clean": float(clean.mean()), "exact": float(exact.mean()), "per_pair": per_pair,
+            "success_interval": caption_interval(per_pair), "clean_interval": caption_interval(per_pair_clean)}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import device
 from .checkpoint import log, write_json
-from .evaluate import REMOVAL_PAIRS, adherence, survey_pairs, eval_set, one_step_images, removal_rates, student_curve_point, teacher_images
+from .evaluate import REMOVAL_PAIRS, eval_set, one_step_images, removal_rates, split_metrics, student_curve_point, survey_pairs, teacher_images
 from .export import export_bundle, reference_images
 from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet
 from .plot import plot_curves
@@ -23,7 +23,7 @@ PROJECTION_ALPHA_CANDIDATES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # NASA with pro
 TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
 BUNDLE_VERSION = "shapes-pgsb-v4"
 SURVEY_SEEDS = 10  # per pair of the NASA survey (112 pairs)
-EVALUATION_VERSION = 4  # bump when evaluate_all measures something new, so cached evaluations are redone
+EVALUATION_VERSION = 5  # bump when evaluate_all measures something new, so cached evaluations are redone
 
 
 @dataclass
@@ -172,8 +172,10 @@ def evaluate_all(run: RunOptions, models: Trained, pgsb_result: StudentResult, s
             (f"SwiftBrush student, fixed κ (one step; {swiftbrush_result.trained})", 1, one_step_images(swiftbrush, ae, encode, captions, seeds)),
         ]
         for name, evals, images in rows:
+            # Adherence and seed diversity (the fraction of seed pairs whose layouts differ), each with a 95%
+            # interval over the captions; the teacher's diversity is the anchor the students are held to.
             results["adherence"].append({"model": name, "split": split, "unet_evaluations": evals, "images": len(captions),
-                                         "adherence": adherence(images, objects)})
+                                         "seeds_per_caption": seeds_per_caption, **split_metrics(images, objects, captions)})
         log("evaluate", f"{split}: {[(r['model'], round(r['adherence'], 3)) for r in results['adherence'] if r['split'] == split]} "
             f"({time.monotonic() - started:.0f} s)")
 
@@ -215,31 +217,56 @@ def clean(rates: dict) -> str:
     return f"{rates['clean']:.1%}" if "clean" in rates else "–"  # evaluations before it was measured
 
 
+def removal_cells(r: dict, exact: bool) -> list[str]:
+    success = interval_text({**r["success_interval"], "mean": r["success"]}) if exact else f"{r['success']:.1%}"
+    return [f"{r['removed']:.1%}", f"{r['kept']:.1%}", success, clean(r)] + ([f"{r['exact']:.1%}"] if exact else [])
+
+
+def interval_text(interval: dict) -> str:
+    """"84.0% (71–97)": the mean and its 95% interval, in percent."""
+    return f"{interval['mean']:.1%} ({100 * interval['low']:.0f}–{100 * interval['high']:.0f})"
+
+
 def write_results(folder: Path, results: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "evaluation.json", results)
     series = {name: [(p["step"], p["held_out"]) for p in curve] for name, curve in results["curves"].items()}
     plot_curves(folder / "adherence-curve.png", series, "One-step students on held-out caption combinations (detector-judged)")
-    lines = ["| model | UNet evaluations | held-out combinations | seen combinations |", "| --- | --- | --- | --- |"]
     models = dict.fromkeys(r["model"] for r in results["adherence"])
+    with_diversity = all("diversity" in r for r in results["adherence"])  # evaluations before version 5 have neither it nor intervals
+    if with_diversity:
+        lines = ["Adherence and seed diversity (the fraction of seed pairs of a caption whose detected layouts differ: other objects, or one "
+                 "moved more than 3 px), mean over captions with a 95% t-interval over the captions:", "",
+                 "| model | UNet evaluations | held-out combinations | seen combinations | diversity, held-out | diversity, seen |",
+                 "| --- | --- | --- | --- | --- | --- |"]
+    else:
+        lines = ["| model | UNet evaluations | held-out combinations | seen combinations |", "| --- | --- | --- | --- |"]
     for model in models:
         by_split = {r["split"]: r for r in results["adherence"] if r["model"] == model}
-        lines.append(f"| {model} | {by_split['held_out']['unet_evaluations']} | {by_split['held_out']['adherence']:.1%} | {by_split['seen']['adherence']:.1%} |")
+        held, seen = by_split["held_out"], by_split["seen"]
+        if with_diversity:
+            cells = [interval_text(held["adherence_interval"]), interval_text(seen["adherence_interval"]),
+                     interval_text(held["diversity_interval"]), interval_text(seen["diversity_interval"])]
+            lines.append(f"| {model} | {held['unet_evaluations']} | " + " | ".join(cells) + " |")
+        else:
+            lines.append(f"| {model} | {held['unet_evaluations']} | {held['adherence']:.1%} | {seen['adherence']:.1%} |")
     nasa = results["nasa"]
     a, ap = nasa["alpha"], nasa.get("projection_alpha")
     projected = "with_projection" in nasa  # evaluations before NASA with projection have no such rows
     default = "NASA with projection" if nasa.get("default") == "projection" else "NASA"
+    exact_rows = "exact" in nasa["without"]  # evaluations before version 5 did not count it
     lines += ["", f"Negative-prompt removal, PG-SB student, {len(nasa['pairs'])} prompt/negative pairs × {nasa['seeds']} seeds "
               f"(success = the named object gone and the other objects kept; clean = success with nothing but the kept kinds of object in the image; "
-              f"each form's α tuned on other seeds; the bundle's default: {default}):", "",
-              "| | removed | kept | success | clean |", "| --- | --- | --- | --- | --- |"]
+              f"each form's α tuned on other seeds; the bundle's default: {default}"
+              + ("; exact = exactly the kept objects, no copies; success's 95% interval over the pairs" if exact_rows else "") + "):", "",
+              "| | removed | kept | success | clean | exact |" if exact_rows else "| | removed | kept | success | clean |",
+              "| --- | --- | --- | --- | --- | --- |" if exact_rows else "| --- | --- | --- | --- | --- |"]
     rows = [("without NASA", "without"), (f"with NASA (α = {a})", "with")]
     rows += [(f"with NASA + projection (α = {ap})", "with_projection")] if projected else []
     rows += [("SwiftBrush student without NASA", "swiftbrush_without"), (f"SwiftBrush student with NASA (α = {a})", "swiftbrush_with")]
     rows += [(f"SwiftBrush student with NASA + projection (α = {ap})", "swiftbrush_with_projection")] if projected else []
     for label, key in rows:
-        r = nasa[key]
-        lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} | {clean(r)} |")
+        lines.append(f"| {label} | " + " | ".join(removal_cells(nasa[key], exact_rows)) + " |")
     lines += ["", "Per pair, PG-SB student (success):", "",
               "| prompt | negative | without | NASA | NASA + projection |" if projected else "| prompt | negative | without | with NASA |",
               "| --- | --- | --- | --- | --- |" if projected else "| --- | --- | --- | --- |"]
@@ -249,7 +276,9 @@ def write_results(folder: Path, results: dict) -> None:
     survey = results["nasa_survey"]
     lines += ["", f"NASA beyond those pairs: every seen two-object caption with each of its objects as the negative "
               f"({survey['pairs']} pairs × {survey['seeds']} seeds, the α values above):", "",
-              "| | removed | kept | success | clean | pairs with success ≥ 90% |", "| --- | --- | --- | --- | --- | --- |"]
+              "| | removed | kept | success | clean | exact | pairs with success ≥ 90% |" if exact_rows else
+              "| | removed | kept | success | clean | pairs with success ≥ 90% |",
+              "| --- | --- | --- | --- | --- | --- | --- |" if exact_rows else "| --- | --- | --- | --- | --- | --- |"]
     for label, key in (("PG-SB without NASA", "without"), ("PG-SB with NASA", "with"), ("PG-SB with NASA + projection", "with_projection"),
                        ("SwiftBrush without NASA", "swiftbrush_without"), ("SwiftBrush with NASA", "swiftbrush_with"),
                        ("SwiftBrush with NASA + projection", "swiftbrush_with_projection")):
@@ -257,5 +286,5 @@ def write_results(folder: Path, results: dict) -> None:
             continue
         r = survey[key]
         at_goal = sum(p >= 0.9 for p in r["per_pair"])
-        lines.append(f"| {label} | {r['removed']:.1%} | {r['kept']:.1%} | {r['success']:.1%} | {clean(r)} | {at_goal} of {survey['pairs']} |")
+        lines.append(f"| {label} | " + " | ".join(removal_cells(r, exact_rows)) + f" | {at_goal} of {survey['pairs']} |")
     (folder / "results.md").write_text("\n".join(lines) + "\n")

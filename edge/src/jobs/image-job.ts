@@ -285,7 +285,9 @@ export class ImageJob extends DurableObject<EdgeBindings> {
       await this.push()
       await this.enqueue(Math.max(0, Math.ceil((current.dueAt - now) / 1000)))
     }
-    await Promise.all(this.deliveries().filter((d) => d.state === 'pending' && d.nextAt <= now).map((d) => this.deliver(d)))
+    const due = this.deliveries().filter((d) => d.state === 'pending' && d.nextAt <= now)
+    // An attempt that throws (R2, the account) is already counted, and its next one scheduled.
+    await Promise.all(due.map((d) => this.deliver(d).catch((error: unknown) => console.error(`[job ${current.view.id}] webhook ${d.id}:`, error))))
     await this.schedule()
   }
 

@@ -1,6 +1,5 @@
 import { mkdtempSync } from 'node:fs'
 import { createServer as createHttpServer, type Server } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Writable } from 'node:stream'
@@ -8,6 +7,7 @@ import { Webhook } from 'standardwebhooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDevVars } from '../scripts/dev/dev-vars.ts'
 import { startStack, waitForHealthy, type Stack } from '../scripts/dev/local-stack.ts'
+import { freePort } from '../scripts/dev/port-check.ts'
 
 /**
  * Generation jobs across the real stack: wrangler dev (workerd, miniflare's real Queues and Durable
@@ -25,16 +25,6 @@ const hooks: { headers: Record<string, string>; body: string }[] = []
 let key = ''
 let secret = ''
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))))
-    })
-  })
-}
 
 type Job = { id: string; status: string; data?: { url: string }[]; error?: unknown }
 type Event = { type: string; data: Job }

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import OpenAI from 'openai'
 import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDevVars } from '../scripts/dev/dev-vars.ts'
+import { freePort } from '../scripts/dev/port-check.ts'
 
 /**
  * The whole local stack as `npm start` runs it: wrangler dev (workerd) + the GPU service, on free
@@ -19,16 +19,6 @@ let edgeUrl = ''
 let gpuUrl = ''
 let devVars: Record<string, string> = {}
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))))
-    })
-  })
-}
 
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode)

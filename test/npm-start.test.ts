@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../scripts/dev/port-check.ts'
 
 /**
  * `npm start` itself, the way a developer, an IDE, systemd or Docker runs it: through npm, with signals
@@ -12,16 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
  */
 const root = resolve(import.meta.dirname, '..')
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))))
-    })
-  })
-}
 
 /** Runs `npm start -- <ports> --persist-to <tmp> --dev-vars <tmp>` in its own process group, collecting its output. */
 function npmStart(edgePort: number, gpuPort: number) {

@@ -5,12 +5,12 @@
  */
 import autocannon from 'autocannon'
 import { mkdtempSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ensureDevVars } from '../dev/dev-vars.ts'
 import { startStack, waitForHealthy } from '../dev/local-stack.ts'
+import { freePort } from '../dev/port-check.ts'
 
 const { values } = parseArgs({
   options: {
@@ -31,13 +31,6 @@ const duration = Number(values.duration)
 const connections = Number(values.connections)
 const rounds = Number(values.rounds)
 
-const freePort = () =>
-  new Promise<number>((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 
 const root = resolve(values.root ?? resolve(import.meta.dirname, '../..'))
 const scratch = mkdtempSync(join(tmpdir(), 'snoopi-bench-edge-'))

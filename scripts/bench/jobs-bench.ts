@@ -6,7 +6,6 @@
  */
 import { ensureGeneratedBundle } from '@snoopi/gpu-service/bundle/load/default-bundle'
 import { mkdtempSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Writable } from 'node:stream'
@@ -14,6 +13,7 @@ import { parseArgs } from 'node:util'
 import { ensureDevVars } from '../dev/dev-vars.ts'
 import { startStack, waitForHealthy } from '../dev/local-stack.ts'
 import { servedModels } from '../dev/served-models.ts'
+import { freePort } from '../dev/port-check.ts'
 
 const usage = `Usage: npm run bench:jobs [-- --jobs N --connections C]
 
@@ -34,13 +34,6 @@ if (!Number.isInteger(total) || total < 1 || !Number.isInteger(connections) || c
   process.exit(2)
 }
 
-const freePort = () =>
-  new Promise<number>((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 
 const root = resolve(import.meta.dirname, '../..')
 const bundle = ensureGeneratedBundle(join(root, '.cache/bundles'), 'tiny-v1', 'tiny', (line) => console.error(line))

@@ -30,3 +30,20 @@ export async function portsInUse(ports: NamedPort[], host = '127.0.0.1'): Promis
     return [`cannot listen on ${host}:${port} (${option}): ${problem}; pick another port with ${option}`]
   })
 }
+
+/**
+ * A port that was free on `host` a moment ago (the system's pick for port 0), for tests and benches that
+ * start servers of their own.
+ *
+ * @example const [edgePort, gpuPort] = [await freePort(), await freePort()]
+ */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer()
+    server.once('error', fail)
+    server.listen(0, host, () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))))
+    })
+  })
+}

@@ -36,7 +36,7 @@ if [ "${#GPU_SERVICE_SECRET}" -lt "${min_secret_length}" ]; then
 fi
 
 if [ -z "${MODEL_DIR:-}" ] && [ -z "${MODEL_S3_URI:-}" ]; then
-  log "warning: neither MODEL_DIR nor MODEL_S3_URI is set: the built-in default model (random weights, it draws noise) will be generated into ${MODEL_CACHE_DIR:-the default cache folder}"
+  log "warning: neither MODEL_DIR nor MODEL_S3_URI is set: serving the built-in default model (gpu-service/assets/default-bundle, a one-step PG-SB student trained on 32x32 pictures of coloured shapes, not a general text-to-image model)"
 fi
 
 if [ -n "${MODEL_CACHE_DIR:-}" ]; then

@@ -182,11 +182,12 @@ describe('gpu-service/docker/entrypoint.sh', () => {
     expect(run.code).toBe(0)
   })
 
-  it('warns when neither MODEL_DIR nor MODEL_S3_URI is set (the random-weight default model is generated)', async () => {
+  it('warns when neither MODEL_DIR nor MODEL_S3_URI is set (the built-in default model, a small trained student, is served)', async () => {
     const run = await runEntrypoint({ GPU_SERVICE_SECRET: goodSecret })
     expect(run.code).toBe(0)
     expect(run.stderr).toContain('warning: neither MODEL_DIR nor MODEL_S3_URI is set')
-    expect(run.stderr).toContain(`generated into ${cacheDir}`)
+    expect(run.stderr).toContain('serving the built-in default model (gpu-service/assets/default-bundle, a one-step PG-SB student')
+    expect(run.stderr).not.toContain('random weights')
     expect(run.app).toBeDefined()
   })
 

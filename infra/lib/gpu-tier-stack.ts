@@ -30,7 +30,7 @@ export interface GpuTierStackProps extends StackProps {
 const DEPLOYMENT_HEADROOM = 2
 
 /**
- * The GPU tier (DESIGN.md "Where users outgrow one machine"): a VPC, an ECS cluster on GPU instances
+ * The GPU tier (infra/README.md): a VPC, an ECS cluster on GPU instances
  * (capacity provider), the GPU service behind an ALB that only Cloudflare can reach, autoscaling on
  * the service's in-flight requests per task, alarms and a dashboard.
  */

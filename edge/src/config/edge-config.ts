@@ -43,23 +43,16 @@ export interface EdgeBindings extends BotBindings {
 }
 
 /**
- * | binding | default | meaning |
- * | --- | --- | --- |
- * | `GPU_SERVICE_URL` | (required) | base URL of the GPU service (the ALB in production) |
- * | `GPU_SERVICE_SECRET` | (required, secret) | shared HMAC secret, ≥ 32 characters |
- * | `GPU_TIMEOUT_MS` | `30000` | per-call timeout towards the GPU service |
- * | `MODELS` | (required) | JSON list of `{id, version, sizes}` the edge accepts |
- * | `ADMIN_TOKEN` | (required, secret) | bearer token of /admin/keys, ≥ 32 characters |
- * | `CACHE_KEY_SECRET` | (required, secret) | HMAC key of image ids, ≥ 32 characters |
- * | `PUBLIC_BASE_URL` | (empty: the reading request's origin) | origin of image and job URLs in jobs and webhooks |
- * | `WEBHOOK_ALLOW_LOOPBACK_HTTP` | `false` | let webhooks use http(s) to 127.0.0.1 / localhost (local development) |
- * | `JOB_RETRY_WINDOW_S` | `600` | how long a job retries a GPU tier that is unavailable before it fails |
+ * The edge's settings (`[vars]` and secrets), parsed in one place. Each one's default and meaning:
+ * the table in edge/README.md, "Configuration" (the only copy; keep it in step with this schema).
  */
 const edgeConfigSchema = z.object({
   GPU_SERVICE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')),
   GPU_SERVICE_SECRET: z
     .string({ error: 'is required (set it in .dev.vars or with `wrangler secret put`)' })
     .min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`),
+  /** The overall deadline of one call to the GPU service, retries included (upstream/gpu-client.ts); the GPU
+   * service's body gets it as `timeout_ms`. */
   GPU_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   MODELS: z
     .string({ error: 'is required (a JSON list of {id, version, sizes})' })

@@ -6,8 +6,8 @@
  * beyond which new requests are refused (503) rather than old nonces forgotten, because forgetting
  * one would reopen it to replay.
  *
- * The memory is per process: each GPU task behind the load balancer has its own (README, "How the
- * tiers talk").
+ * The memory is per process: each GPU task behind the load balancer has its own (gpu-service/README.md,
+ * "How the tiers talk").
  */
 
 export type Admission = 'fresh' | 'replayed' | 'full'

@@ -5,28 +5,8 @@ import { MIN_SECRET_LENGTH } from '../contract/request-signature.ts'
 /**
  * The GPU service's configuration: every environment variable it reads, parsed in one place so a
  * bad value stops the process at start with a message that names the variable.
- *
- * | variable | default | meaning |
- * | --- | --- | --- |
- * | `GPU_SERVICE_SECRET` | (required) | shared HMAC secret with the edge, ≥ 32 characters |
- * | `HOST` | `127.0.0.1` | listen address (`0.0.0.0` in the container) |
- * | `PORT` | `8788` | listen port of the API (`/healthz`, `/readyz`, `/internal/*`) |
- * | `METRICS_PORT` | `PORT + 1` (`0` when PORT is 0) | listen port of `/metrics` alone, on HOST too; must differ from PORT |
- * | `SIGNATURE_WINDOW_S` | `300` | how old a signed request's timestamp may be, seconds (at most 30 s ahead) |
- * | `MODEL_ID` | `snoopi-default` | id under which the loaded bundle is served |
- * | `MODEL_DIR` | (unset) | model bundle folder (Optimum ONNX layout); unset: the built-in default |
- * | `MODEL_CACHE_DIR` | `<repo>/.cache/bundles` | where bundles from MODEL_S3_URI are cached |
- * | `DEVICE` | `cpu` | execution provider: `cpu` or `cuda` (falls back to cpu, logged) |
- * | `ORT_THREADS` | `0` | onnxruntime intra-op threads (0: one per core) |
- * | `NAG_NORM` | `l2` | NAG's per-token norm, `l1` or `l2` |
- * | `MODEL_S3_URI` | (unset) | `s3://bucket/prefix/` of a bundle to download into MODEL_CACHE_DIR at start |
- * | `MAX_BATCH_SIZE` | `4` | images per UNet batch |
- * | `BATCH_DELAY_MS` | `5` | longest wait for a batch to fill |
- * | `MAX_QUEUE_IMAGES` | `32` | images queued at most; beyond, 503 with Retry-After |
- * | `REQUEST_TIMEOUT_MS` | `60000` | default deadline of a generation request |
- * | `SHUTDOWN_TIMEOUT_S` | `30` | on SIGTERM, how long in-flight work may take to finish |
- * | `METRICS_EMF` | `false` | write CloudWatch EMF metric lines to stdout every 10 s (the autoscaling signal) |
- * | `ENVIRONMENT` | `local` | the `Environment` dimension of those metrics |
+ * Each variable's default and meaning: the table in gpu-service/README.md, "Configuration" (the only
+ * copy; keep it in step with this schema).
  */
 export const serviceConfigSchema = z.object({
   GPU_SERVICE_SECRET: z

@@ -1,5 +1,5 @@
 /**
- * The edge → GPU request signature (DESIGN.md, "Edge → GPU").
+ * The edge → GPU request signature (gpu-service/README.md, "How the tiers talk").
  *
  * The signed string is `METHOD \n PATH \n TIMESTAMP \n NONCE \n hex(SHA-256(body))`, the MAC is
  * HMAC-SHA256 with the shared secret, sent as `x-snoopi-signature: v2=<hex>` beside

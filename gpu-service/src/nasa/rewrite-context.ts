@@ -6,7 +6,7 @@ import { GraphIndex } from './graph-index.ts'
 export type GuidanceMode = 'nasa' | 'nasa-proj' | 'nag'
 export type NagNorm = 'l1' | 'l2'
 
-/** The input names the rewritten graph adds (DESIGN.md, "NASA inside the UNet graph"). */
+/** The input names the rewritten graph adds (README.md in this folder). */
 export const NEGATIVE_CONTEXT_INPUT = 'negative_encoder_hidden_states'
 export const NASA_SCALE_INPUT = 'nasa_scale'
 export const NAG_INPUTS = { scale: 'nag_scale', tau: 'nag_tau', alpha: 'nag_alpha' } as const

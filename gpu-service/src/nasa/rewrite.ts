@@ -41,8 +41,9 @@ export class NoCrossAttentionError extends Error {
 /**
  * Rewrites a UNet/DiT graph in place so every cross-attention also attends to
  * `negative_encoder_hidden_states` with the same queries, and combines the two before the output
- * projection per DESIGN.md (NASA: new input `nasa_scale [batch]`; NAG: `nag_scale`, `nag_tau`,
- * `nag_alpha`). Self-attention is left alone. Throws NoCrossAttentionError if nothing matched.
+ * projection (README.md in this folder; NASA: new input `nasa_scale [batch]`; NAG: `nag_scale`,
+ * `nag_tau`, `nag_alpha`). Self-attention is left alone. Throws NoCrossAttentionError if nothing
+ * matched.
  */
 export function rewriteForNegativeGuidance(model: ModelProto, options: RewriteOptions = {}): RewriteReport {
   const mode = options.mode ?? 'nasa'

@@ -9,7 +9,7 @@ export interface ModelBucketProps {
 }
 
 /**
- * The model bundles (Optimum's ONNX layout, DESIGN.md "Model bundle"): uploaded once per model
+ * The model bundles (Optimum's ONNX layout, gpu-service/README.md "Models"): uploaded once per model
  * version, read by the GPU tasks at start. Versioned, so an overwritten bundle can be recovered;
  * retained when the stack goes, because re-exporting a checkpoint is hours of work.
  */

@@ -4,7 +4,7 @@ import { Construct } from 'constructs'
 
 /**
  * GPU_SERVICE_SECRET: the HMAC key the edge signs `/internal/*` requests with and the GPU service
- * checks them with (DESIGN.md "Edge → GPU"). Generated here as 64 hex characters (256 bits; the
+ * checks them with (gpu-service/README.md, "How the tiers talk"). Generated here as 64 hex characters (256 bits; the
  * service needs ≥ 32 characters); the deploy reads it once and sets it as the worker's secret.
  */
 export class ServiceSecret extends Construct {

@@ -3,7 +3,7 @@ import type { GraphBuilder } from '../../onnx/graph-builder.ts'
 import { linear } from './layers.ts'
 
 /**
- * The forms in which attention appears in exported graphs (DESIGN.md, "NASA inside the UNet graph"):
+ * The forms in which attention appears in exported graphs (gpu-service/src/nasa/README.md):
  * - `decomposed`: MatMul(Q, Kᵀ) → Mul(scale) → Softmax → MatMul(·, V) (torch export, scale on scores);
  * - `decomposed-split-scale`: the same with √scale applied to Q and to Kᵀ before the MatMul;
  * - `mha`: com.microsoft MultiHeadAttention with separate Q, K, V (ORT's fused form);

@@ -22,8 +22,8 @@ autoencoder → teacher → SceneCLIP (for the CLIP loss) → PG-SB student and 
 gpu-service/assets/default-bundle. About 2 h on two CPU cores. Interrupted? Run the same command
 again: it resumes.
 
-The committed bundle's PG-SB student trained with a GPU (89% prompt adherence; README, "The built-in
-default model"); the CPU recipe's students reach ~83% held-out. Installing replaces the committed bundle
+The committed bundle's PG-SB student trained with a GPU (89% prompt adherence; training/results/
+README.md); the CPU recipe's students reach ~83% held-out. Installing replaces the committed bundle
 (\`git restore gpu-service/assets/default-bundle\` brings it back); --out elsewhere keeps it.
 
 Options:
@@ -38,8 +38,8 @@ Options:
   --profile <p>     cpu (default: sized for two cores) or gpu (larger batches and more steps; with
                     --device cuda; training/gpu-train.sh runs it on a GPU machine without Node)
   --grounded        the experimental grounded recipe, for NASA: the text encoder zeroes the padding
-                    and the teacher learns cross-attention grounded on each object (README, "NASA
-                    beyond those eight pairs"); work and results default to .cache/training-grounded
+                    and the teacher learns cross-attention grounded on each object (training/results/
+                    README.md, "Grounded recipe probes"); work and results default to .cache/training-grounded
                     and training/results-grounded
   --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
   --help            this text

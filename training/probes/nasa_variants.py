@@ -1,5 +1,6 @@
-"""Inference-side NASA variants on a trained PG-SB student (root README, "NASA with projection"): the
-eight removal pairs × 40 seeds and the survey (112 pairs × 10 seeds), α swept, one line per setting.
+"""Inference-side NASA variants on a trained PG-SB student (training/results/README.md, "NASA beyond
+those eight pairs"): the eight removal pairs × 40 seeds and the survey (112 pairs × 10 seeds), α
+swept, one line per setting.
 
     cd training
     python3 probes/nasa_variants.py ../.cache/training-gpu nasa,proj,diff,projh 1.0,1.5,2.0

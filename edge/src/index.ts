@@ -17,5 +17,5 @@ const app = createApp()
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
   // The bots' delivery queues are told apart by name (snoopi-bot-deliveries…); every other batch is the jobs'.
-  queue: (batch, env) => (isBotDeliveryQueue(batch.queue) ? consumeBotDeliveries(batch as MessageBatch<BotDeliveryMessage>, env) : consumeJobs(batch, env)),
+  queue: (batch, env) => (isBotDeliveryQueue(batch.queue) ? consumeBotDeliveries(batch as MessageBatch<BotDeliveryMessage>, env) : consumeJobs(batch as MessageBatch<JobMessage>, env)),
 } satisfies ExportedHandler<EdgeBindings, JobMessage | BotDeliveryMessage>

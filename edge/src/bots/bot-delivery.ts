@@ -4,7 +4,9 @@ import { publicBase } from '../generation/generation-path.ts'
 import { jobStub } from '../jobs/job-consumer.ts'
 import { isFinished, type JobView } from '../jobs/job-record.ts'
 import type { ImageAnswer } from './bot-answer.ts'
-import { installStub } from './bot-service.ts'
+import { engineJobs } from './bot-jobs.ts'
+import { startIntake } from './bot-runner.ts'
+import { installStub, type InstallStub } from './bot-service.ts'
 import { botSettings, PLATFORMS, type BotSettings, type Platform } from './bot-settings.ts'
 import type { DeliveryState } from './bot-install.ts'
 import type { BotDeliveryMessage, BotJobRecord } from './bot-target.ts'
@@ -96,30 +98,45 @@ function installOf(message: BotDeliveryMessage): { platform: Platform; install: 
  * message for good → the dead-letter queue. Every outcome is recorded on the install.
  */
 async function deliverOne(message: Message<BotDeliveryMessage>, env: EdgeBindings): Promise<void> {
-  const where = message.body && typeof message.body.job === 'string' ? installOf(message.body) : null
+  const body = message.body as Partial<BotDeliveryMessage> | undefined
+  const where = body && typeof body.install === 'string' && (typeof body.job === 'string' || typeof body.intake === 'string') ? installOf(body as BotDeliveryMessage) : null
   if (!where) {
-    console.error(`bots: dropping a delivery message without an install or job (${message.id})`)
+    console.error(`bots: dropping a delivery message without an install and a job or intake (${message.id})`)
     message.ack()
     return
   }
-  const job = message.body.job
   const settings = botSettings(env)
   const config = edgeConfig(env)
   if (!settings.ok || !settings.settings || !config.ok) {
-    console.error(`bots: delivery of ${job} waits: the bots are misconfigured`)
+    console.error(`bots: ${message.body.install} waits: the bots are misconfigured`)
     message.retry({ delaySeconds: 60 })
     return
   }
   const install = installStub(env, where.platform, where.install)
+  if (message.body.intake !== undefined) {
+    // The install's watchdog: an answered generation that never became a job. Started here, once.
+    const base = await install.intake(message.body.intake)
+    if (base) {
+      const withBase = { ...config.config, PUBLIC_BASE_URL: base.baseUrl || config.config.PUBLIC_BASE_URL }
+      await startIntake({ env, config: withBase, settings: settings.settings, jobs: engineJobs(env, withBase) }, install, message.body.intake)
+    }
+    message.ack()
+    return
+  }
+  const job = message.body.job
   const record = await install.job(job)
   if (!record) {
     console.error(`bots: delivery of ${job}: the install ${message.body.install} has no record of it`)
     message.ack()
     return
   }
-  const state = await install.delivery(job)
+  const state = await install.claimDelivery(job)
   if (state.state !== 'pending') {
     message.ack()
+    return
+  }
+  if (record.notice !== undefined) {
+    await attemptAndSettle(message, env, settings.settings, install, record, { kind: 'text', text: record.notice }, state, where.platform)
     return
   }
   const view = await jobStub(env, job).waitFor(DELIVERY_WAIT_MS)
@@ -135,10 +152,27 @@ async function deliverOne(message: Message<BotDeliveryMessage>, env: EdgeBinding
   }
   const content = await contentOf(env, record, view, publicBase(config.config, view.origin))
   if (content === 'not_stored') {
-    message.retry({ delaySeconds: backoffSeconds(message.attempts) })
+    const delaySeconds = backoffSeconds(message.attempts)
+    await install.watchDelivery(job, delaySeconds * 1000)
+    message.retry({ delaySeconds })
     return
   }
-  const result = await attemptDelivery(settings.settings, record, content, state, Date.now())
+  await attemptAndSettle(message, env, settings.settings, install, record, content, state, where.platform)
+}
+
+/** One attempt, its result recorded on the install, and the message acknowledged, retried or dead-lettered. */
+async function attemptAndSettle(
+  message: Message<BotDeliveryMessage>,
+  env: EdgeBindings,
+  settings: BotSettings,
+  install: InstallStub,
+  record: BotJobRecord,
+  content: DeliveryContent,
+  state: DeliveryState,
+  platform: Platform,
+): Promise<void> {
+  const job = record.id
+  const result = await attemptDelivery(settings, record, content, state, Date.now())
   const { verdict } = result
   const summary = `${verdict.kind}${'reason' in verdict ? `: ${verdict.reason}` : ''} (via ${result.via})`
   const ended = verdict.kind === 'delivered' ? 'delivered' : 'pending'
@@ -146,11 +180,12 @@ async function deliverOne(message: Message<BotDeliveryMessage>, env: EdgeBinding
   if (verdict.kind === 'delivered') {
     message.ack()
   } else if (verdict.kind === 'retry') {
-    console.warn(`bots: delivery of ${job} to ${where.platform}: ${summary}; retried in ${verdict.delaySeconds} s`)
+    console.warn(`bots: delivery of ${job} to ${platform}: ${summary}; retried in ${verdict.delaySeconds} s`)
+    await install.watchDelivery(job, verdict.delaySeconds * 1000)
     message.retry({ delaySeconds: verdict.delaySeconds })
   } else {
     // Gone with no fallback, or refused for good: the dead-letter path records it (and logs it).
-    console.error(`bots: delivery of ${job} to ${where.platform}: ${summary}; dead-lettered`)
+    console.error(`bots: delivery of ${job} to ${platform}: ${summary}; dead-lettered`)
     if (env.BOT_DEAD_LETTERS) await env.BOT_DEAD_LETTERS.send(message.body)
     else await install.noteDelivery(job, { state: 'dead', attempted: false, usesAdded: 0, result: `dead: ${summary}` })
     message.ack()
@@ -164,7 +199,7 @@ async function deliverOne(message: Message<BotDeliveryMessage>, env: EdgeBinding
  */
 async function deadLetter(message: Message<BotDeliveryMessage>, env: EdgeBindings): Promise<void> {
   const where = message.body && typeof message.body.job === 'string' ? installOf(message.body) : null
-  if (where) {
+  if (where && message.body.job !== undefined) {
     const install = installStub(env, where.platform, where.install)
     const state = await install.noteDelivery(message.body.job, { state: 'dead', attempted: false, usesAdded: 0, result: 'dead-lettered' })
     console.error(`bots: DEAD LETTER ${message.body.install} job ${message.body.job}: ${state.results.join(' | ')}`)

@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import { refill, secondsUntil, take, wholeTokens, type BucketSpec, type BucketState } from '../accounts/token-bucket.ts'
 import type { EdgeBindings } from '../config/edge-config.ts'
+import type { BotEvent } from './bot-command.ts'
 import type { UserRate } from './bot-settings.ts'
 import type { BotJobRecord, BotLink, StoredAnswer } from './bot-target.ts'
 
@@ -8,6 +9,18 @@ import type { BotJobRecord, BotLink, StoredAnswer } from './bot-target.ts'
 export const EVENT_MEMORY_MS = 24 * 3_600_000
 /** How long an unlinked user's job holds its install slot at most (a job that never reports back frees it after this). */
 export const INSTALL_SLOT_LEASE_MS = 15 * 60_000
+/**
+ * A pending delivery whose message has not been handled for this long (beyond any retry delay it
+ * asked for) is sent again: the queue is not assumed durable (miniflare drops messages on restart), so
+ * a lost message delays a delivery, never loses it.
+ */
+export const DELIVERY_WATCHDOG_MS = 90_000
+/**
+ * A generation answered at once but not yet a job this long after (the isolate that was starting it
+ * died) is started again from its intake record; a start in progress holds its claim this long.
+ */
+export const INTAKE_WATCHDOG_MS = 30_000
+const INTAKE_CLAIM_MS = 60_000
 
 /** A bot job's delivery: attempts made, `response_url` uses spent (Slack), and how it ended. */
 export interface DeliveryState {
@@ -18,16 +31,32 @@ export interface DeliveryState {
   results: string[]
 }
 
-/** What `enter` decided for an event. */
+/** What `enter` decided for an event. `base`: the job a button refers to (its request and seed are the new job's start). */
 export type Entry =
   /** Seen before: replay `answer` (null while the first is still being answered) and start nothing. */
   | { kind: 'duplicate'; answer: StoredAnswer | null }
   /** New; the user is linked to `link` (whose key's limits apply), or not (`link: null`) when nothing was admitted. */
-  | { kind: 'new'; link: BotLink | null }
+  | { kind: 'new'; link: BotLink | null; base?: BotJobRecord }
   /** New, an unlinked user's generation: admitted under the install's limits, holding `slot`. */
-  | { kind: 'admitted'; slot: string }
+  | { kind: 'admitted'; slot: string; base?: BotJobRecord }
   /** New, refused by the user's token bucket or the install's concurrency cap. */
   | { kind: 'refused'; refusedBy: 'user_rate' | 'install_concurrency'; retryAfterSeconds: number }
+  /** New, about a job this install never made (a forged or foreign button): nothing spent, nothing started. */
+  | { kind: 'unknown_job' }
+
+/** A generation answered at once and started after the answer: what starting it (again) needs. */
+export interface IntakeRecord {
+  event: BotEvent
+  /** The job's id, drawn before the answer: starting the same intake twice makes one job. */
+  jobId: string
+  /** The origin of the image URLs (PUBLIC_BASE_URL) as the answering request saw it. */
+  baseUrl: string
+}
+
+/** An intake as stored: its record and the admission `enter` made for it. */
+export interface StoredIntake extends IntakeRecord {
+  entry: Extract<Entry, { kind: 'new' | 'admitted' }>
+}
 
 export interface EnterInput {
   /** The platform's event id (Discord interaction id, Slack trigger id, Telegram update id). */
@@ -37,6 +66,12 @@ export interface EnterInput {
   admit: boolean
   rate: UserRate
   concurrency: number
+  /** A button's (or a "Without…" answer's) job: unknown here → `unknown_job`, before anything is spent. */
+  baseJob?: string
+  /** The answer the event gets unless it is refused (stored with it, for its duplicates). */
+  answer?: StoredAnswer
+  /** A generation to start after the answer: kept until `intakeDone`, started again by the alarm if it goes quiet. */
+  intake?: IntakeRecord
 }
 
 export interface UserQuota {
@@ -63,7 +98,9 @@ function bucketSpec(rate: UserRate): BucketSpec {
  * - `buckets` and `slots`: each unlinked user's token bucket and the install's concurrency slots;
  * - `jobs`: the bot jobs it started (request, delivery target), which buttons and deliveries read;
  * - `asks`: Telegram's "Without…" prompts (chat and message id → job), which the user's reply answers;
- * - `deliveries`: each job's delivery (attempts, Slack `response_url` uses, delivered or dead-lettered).
+ * - `deliveries`: each job's delivery (attempts, Slack `response_url` uses, delivered or dead-lettered);
+ * - `watched`: pending deliveries and when their message is due to be sent again (the alarm's watchdog);
+ * - `intake`: generations answered at once and not yet jobs (the alarm starts them again if they stall).
  *
  * Every method is synchronous from its first read to its last write, so calls never interleave: the
  * dedupe check and the admission of one event are one atomic step.
@@ -72,6 +109,8 @@ export class BotInstall extends DurableObject<EdgeBindings> {
   /** The clock (epoch ms); tests replace it through `runInDurableObject`. */
   clock: () => number = () => Date.now()
   #purgedAt = 0
+  /** The alarm as last set here (undefined: not known yet in this instance). */
+  #alarmAt: number | null | undefined
 
   constructor(ctx: DurableObjectState, env: EdgeBindings) {
     super(ctx, env)
@@ -84,6 +123,8 @@ export class BotInstall extends DurableObject<EdgeBindings> {
     sql.exec(`CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, record TEXT NOT NULL)`)
     sql.exec(`CREATE TABLE IF NOT EXISTS asks (message TEXT PRIMARY KEY, job TEXT NOT NULL)`)
     sql.exec(`CREATE TABLE IF NOT EXISTS deliveries (job TEXT PRIMARY KEY, state TEXT NOT NULL)`)
+    sql.exec(`CREATE TABLE IF NOT EXISTS watched (job TEXT PRIMARY KEY, due INTEGER NOT NULL)`)
+    sql.exec(`CREATE TABLE IF NOT EXISTS intake (event TEXT PRIMARY KEY, record TEXT NOT NULL, due INTEGER NOT NULL, claimed_until INTEGER NOT NULL)`)
   }
 
   /**
@@ -92,37 +133,70 @@ export class BotInstall extends DurableObject<EdgeBindings> {
    * slots, both checked before anything is written. A refused event is still recorded, so its
    * duplicate gets the same refusal.
    */
-  enter(input: EnterInput): Entry {
+  async enter(input: EnterInput): Promise<Entry> {
     const now = this.clock()
     this.purge(now)
     const { sql } = this.ctx.storage
     const seen = sql.exec<{ answer: string | null }>(`SELECT answer FROM events WHERE id = ?`, input.event).toArray()[0]
     if (seen) return { kind: 'duplicate', answer: seen.answer === null ? null : (JSON.parse(seen.answer) as StoredAnswer) }
 
-    const link = this.linkOf(input.user)
-    if (!input.admit || link) {
+    const base = input.baseJob === undefined ? undefined : this.job(input.baseJob)
+    if (base === null) {
       sql.exec(`INSERT INTO events (id, at) VALUES (?, ?)`, input.event, now)
-      return { kind: 'new', link }
+      return { kind: 'unknown_job' }
     }
-    const spec = bucketSpec(input.rate)
-    const bucket = refill(this.bucket(input.user, spec, now), spec, now)
-    const taken = take(bucket, 1)
+    const withBase = base ? { base } : {}
+    const link = this.linkOf(input.user)
     let entry: Entry
-    if (!taken.taken) {
-      entry = { kind: 'refused', refusedBy: 'user_rate', retryAfterSeconds: Math.max(1, secondsUntil(bucket, spec, 1)) }
-    } else if (this.liveSlots(now) >= input.concurrency) {
-      // How long the others take is unknown: suggest a short wait (leases bound the worst case).
-      entry = { kind: 'refused', refusedBy: 'install_concurrency', retryAfterSeconds: 10 }
+    if (!input.admit || link) {
+      entry = { kind: 'new', link, ...withBase }
     } else {
-      const slot = crypto.randomUUID()
-      this.ctx.storage.transactionSync(() => {
+      const spec = bucketSpec(input.rate)
+      const bucket = refill(this.bucket(input.user, spec, now), spec, now)
+      const taken = take(bucket, 1)
+      if (!taken.taken) {
+        entry = { kind: 'refused', refusedBy: 'user_rate', retryAfterSeconds: Math.max(1, secondsUntil(bucket, spec, 1)) }
+      } else if (this.liveSlots(now) >= input.concurrency) {
+        // How long the others take is unknown: suggest a short wait (leases bound the worst case).
+        entry = { kind: 'refused', refusedBy: 'install_concurrency', retryAfterSeconds: 10 }
+      } else {
+        const slot = crypto.randomUUID()
         sql.exec(`INSERT INTO slots (id, lease_end) VALUES (?, ?)`, slot, now + INSTALL_SLOT_LEASE_MS)
         this.putBucket(input.user, taken.state)
-      })
-      entry = { kind: 'admitted', slot }
+        entry = { kind: 'admitted', slot, ...withBase }
+      }
     }
-    sql.exec(`INSERT INTO events (id, at) VALUES (?, ?)`, input.event, now)
+    const answer = entry.kind === 'refused' || !input.answer ? null : JSON.stringify(input.answer)
+    sql.exec(`INSERT INTO events (id, at, answer) VALUES (?, ?, ?)`, input.event, now, answer)
+    if (input.intake && input.admit && (entry.kind === 'new' || entry.kind === 'admitted')) {
+      const stored: StoredIntake = { ...input.intake, entry }
+      sql.exec(`INSERT INTO intake (event, record, due, claimed_until) VALUES (?, ?, ?, 0)`, input.event, JSON.stringify(stored), now + INTAKE_WATCHDOG_MS)
+      await this.scheduleWatchdog()
+    }
     return entry
+  }
+
+  /**
+   * Claims an intake for starting (the answering request's background work, or the alarm's rescue):
+   * its record, or null when it is done or another start holds it.
+   */
+  claimIntake(event: string): StoredIntake | null {
+    const now = this.clock()
+    const row = this.ctx.storage.sql.exec<{ record: string; claimed_until: number }>(`SELECT record, claimed_until FROM intake WHERE event = ?`, event).toArray()[0]
+    if (!row || row.claimed_until > now) return null
+    this.ctx.storage.sql.exec(`UPDATE intake SET claimed_until = ?, due = ? WHERE event = ?`, now + INTAKE_CLAIM_MS, now + INTAKE_CLAIM_MS + INTAKE_WATCHDOG_MS, event)
+    return JSON.parse(row.record) as StoredIntake
+  }
+
+  /** An intake's record (null once it is done). */
+  intake(event: string): StoredIntake | null {
+    const row = this.ctx.storage.sql.exec<{ record: string }>(`SELECT record FROM intake WHERE event = ?`, event).toArray()[0]
+    return row ? (JSON.parse(row.record) as StoredIntake) : null
+  }
+
+  /** The intake became a job (or a notice): forget it. */
+  intakeDone(event: string): void {
+    this.ctx.storage.sql.exec(`DELETE FROM intake WHERE event = ?`, event)
   }
 
   /** Stores the answer an event got, for its duplicates. */
@@ -177,6 +251,17 @@ export class BotInstall extends DurableObject<EdgeBindings> {
     }
   }
 
+  /**
+   * A job (or notice) of this install is on its way: its record kept, its delivery watched, and the
+   * intake it came from closed, in one step.
+   */
+  async jobStarted(record: BotJobRecord, intake?: string): Promise<void> {
+    this.recordJob(record)
+    this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO watched (job, due) VALUES (?, ?)`, record.id, this.clock() + DELIVERY_WATCHDOG_MS)
+    if (intake !== undefined) this.intakeDone(intake)
+    await this.scheduleWatchdog()
+  }
+
   recordJob(record: BotJobRecord): void {
     this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO jobs (id, record) VALUES (?, ?)`, record.id, JSON.stringify(record))
   }
@@ -185,6 +270,74 @@ export class BotInstall extends DurableObject<EdgeBindings> {
   job(id: string): BotJobRecord | null {
     const row = this.ctx.storage.sql.exec<{ record: string }>(`SELECT record FROM jobs WHERE id = ?`, id).toArray()[0]
     return row ? (JSON.parse(row.record) as BotJobRecord) : null
+  }
+
+  /**
+   * Watches a job's delivery: unless its message is handled (`claimDelivery`) or the delivery ends
+   * first, the alarm sends the message again `DELIVERY_WATCHDOG_MS` (+ `delayMs`) from now.
+   */
+  async watchDelivery(job: string, delayMs = 0): Promise<void> {
+    const due = this.clock() + delayMs + DELIVERY_WATCHDOG_MS
+    this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO watched (job, due) VALUES (?, ?)`, job, due)
+    await this.scheduleWatchdog()
+  }
+
+  /** A consumer handles the job's message now: where its delivery stands, and the watchdog pushed back. */
+  async claimDelivery(job: string): Promise<DeliveryState> {
+    const state = this.delivery(job)
+    if (state.state === 'pending') await this.watchDelivery(job)
+    return state
+  }
+
+  /**
+   * Sends again the messages of watched deliveries that have gone quiet, asks for the start of
+   * intakes that never became jobs, and sets the next alarm.
+   */
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null
+    const now = this.clock()
+    const stalled = this.ctx.storage.sql.exec<{ event: string; record: string }>(`SELECT event, record FROM intake WHERE due <= ?`, now).toArray()
+    for (const { event, record } of stalled) {
+      const intake = JSON.parse(record) as StoredIntake
+      console.warn(`bots: event ${event} was answered but never became a job; starting it again`)
+      try {
+        await this.env.BOT_DELIVERIES?.send({ install: `${intake.event.platform}:${intake.event.install}`, intake: event })
+      } catch (error) {
+        console.error(`bots: asking for the start of ${event} failed (tried again later):`, error)
+      }
+      this.ctx.storage.sql.exec(`UPDATE intake SET due = ? WHERE event = ?`, now + INTAKE_WATCHDOG_MS, event)
+    }
+    const due = this.ctx.storage.sql.exec<{ job: string }>(`SELECT job FROM watched WHERE due <= ?`, now).toArray()
+    for (const { job } of due) {
+      const record = this.job(job)
+      if (!record || this.delivery(job).state !== 'pending') {
+        this.ctx.storage.sql.exec(`DELETE FROM watched WHERE job = ?`, job)
+        continue
+      }
+      console.warn(`bots: the delivery of ${job} went quiet; sending its message again`)
+      try {
+        await this.env.BOT_DELIVERIES?.send({ install: `${record.platform}:${record.install}`, job })
+      } catch (error) {
+        console.error(`bots: re-sending the delivery of ${job} failed (tried again later):`, error)
+      }
+      this.ctx.storage.sql.exec(`UPDATE watched SET due = ? WHERE job = ?`, now + DELIVERY_WATCHDOG_MS, job)
+    }
+    await this.scheduleWatchdog()
+  }
+
+  /** Sets the alarm to the earliest watched delivery or intake (left alone when it is already set early enough). */
+  private async scheduleWatchdog(): Promise<void> {
+    const next = this.ctx.storage.sql.exec<{ due: number | null }>(`SELECT MIN(due) AS due FROM (SELECT due FROM watched UNION ALL SELECT due FROM intake)`).one().due
+    // The alarm's time is remembered, so the hot path (every new generation) reads no storage for it.
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm()
+    const current = this.#alarmAt
+    if (next === null) {
+      if (current !== null) await this.ctx.storage.deleteAlarm()
+      this.#alarmAt = null
+    } else if (current === null || current > next || current < this.clock()) {
+      await this.ctx.storage.setAlarm(next)
+      this.#alarmAt = next
+    }
   }
 
   /** Where a job's delivery stands (pending with no attempts when it has not been tried). */
@@ -208,8 +361,11 @@ export class BotInstall extends DurableObject<EdgeBindings> {
     }
     this.ctx.storage.transactionSync(() => {
       this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO deliveries (job, state) VALUES (?, ?)`, job, JSON.stringify(next))
-      const slot = next.state === 'pending' ? undefined : this.job(job)?.slot
-      if (slot !== undefined) this.release(slot)
+      if (next.state !== 'pending') {
+        this.ctx.storage.sql.exec(`DELETE FROM watched WHERE job = ?`, job)
+        const slot = this.job(job)?.slot
+        if (slot !== undefined) this.release(slot)
+      }
     })
     return next
   }

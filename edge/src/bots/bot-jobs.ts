@@ -3,7 +3,8 @@ import type { EdgeBindings, EdgeConfig } from '../config/edge-config.ts'
 import { ApiError } from '../errors/api-error.ts'
 import { cachedManifest, prepareGeneration, publicBase } from '../generation/generation-path.ts'
 import { jobStub } from '../jobs/job-consumer.ts'
-import { newJobId, type JobView } from '../jobs/job-record.ts'
+import type { JobView } from '../jobs/job-record.ts'
+import { randomBase62 } from '../keys/api-key.ts'
 import { parseGeneration } from '../routes/generations.ts'
 import type { BotJobs, Submission } from './bot-service.ts'
 import { installStub } from './bot-service.ts'
@@ -21,28 +22,44 @@ function refusalMessage(refusedBy: string | undefined, limit: number): string {
  * (the operator's `BOT_API_KEY`, or the user's linked key), admitted and charged exactly as
  * `POST /v1/jobs` would (the key's request bucket and concurrency, its images per day, its cap on
  * unfinished jobs), its `request` the parsed command. A cache hit is a job that has succeeded
- * already. The install records the job (where to deliver it, its request for the buttons) before the
- * job exists, so no finish can come before its record.
+ * already. The job's id is drawn before the answer (see bot-runner.ts), so creating it again after a
+ * crash makes no second job.
  */
 export function engineJobs(env: EdgeBindings, config: EdgeConfig): BotJobs {
   const base = publicBase(config, config.PUBLIC_BASE_URL ?? '')
   return {
-    async submit({ payer, request, record }): Promise<Submission> {
+    async submit({ id, payer, request }): Promise<Submission> {
       const entered = await payer.enter('images:generate')
       if (!entered) return { ok: false, keyGone: true, message: 'The API key does not work.' }
       if (!entered.admission) return { ok: false, message: 'This API key may not generate images (it lacks the images:generate scope).' }
       const admission = entered.admission
       if (!admission.allowed) return { ok: false, retryAfterSeconds: admission.retryAfterSeconds, message: refusalMessage(admission.refusedBy, admission.limit) }
       try {
-        return await create(env, config, base, payer, { keyId: entered.record.id, cacheScope: entered.record.cacheScope ?? 'shared' }, request, record, admission.slot)
+        return await create(env, config, base, payer, { keyId: entered.record.id, cacheScope: entered.record.cacheScope ?? 'shared' }, id, request, admission.slot)
       } finally {
         // The job holds no slot of the key's: the submission's is handed back (and its usage is the job's to count).
         if (admission.slot !== undefined) await payer.settle(admission.slot, undefined)
       }
     },
-    async deliver(platform, install, job) {
+    async deliver(record, intake) {
       if (!env.BOT_DELIVERIES) throw new Error('bots: the BOT_DELIVERIES queue is not bound')
-      await env.BOT_DELIVERIES.send({ install: `${platform}:${install}`, job } satisfies BotDeliveryMessage)
+      // Recorded and watched first (durable): should the message be lost, the install's watchdog sends it again.
+      await installStub(env, record.platform, record.install).jobStarted(record, intake)
+      await env.BOT_DELIVERIES.send({ install: `${record.platform}:${record.install}`, job: record.id } satisfies BotDeliveryMessage)
+    },
+    async notify(event, text, intake) {
+      const id = `note_${randomBase62(24)}`
+      await this.deliver({
+        id,
+        platform: event.platform,
+        install: event.install,
+        user: event.user.id,
+        request: { prompt: '' },
+        created: Date.now(),
+        target: event.target,
+        via: 'install',
+        notice: text,
+      }, intake)
     },
   }
 }
@@ -53,8 +70,8 @@ async function create(
   base: string,
   payer: KeyAccountStub,
   scope: { keyId: string; cacheScope: 'shared' | 'private' },
+  id: string,
   request: BotJobRecord['request'],
-  record: Omit<BotJobRecord, 'id' | 'request'>,
   slot: string | undefined,
 ): Promise<Submission> {
   let parsed: ReturnType<typeof parseGeneration>
@@ -68,7 +85,6 @@ async function create(
   const work = await prepareGeneration(config, canonical, scope, false)
   const stored = await cachedManifest(env.IMAGES, work)
   const now = Date.now()
-  const id = newJobId(now)
   const created = Math.floor(now / 1000)
   const view: JobView = {
     id,
@@ -86,8 +102,6 @@ async function create(
     attempts: 0,
     ...(stored ? { cache: 'HIT' as const, manifest: stored, finishedAt: created } : {}),
   }
-  const install = installStub(env, record.platform, record.install)
-  await install.recordJob({ ...record, id, request })
   const outcome = await jobStub(env, id).create({ view, work, ...(slot === undefined ? {} : { slot }) })
   if (!outcome.ok) {
     const refusal = outcome.refusal

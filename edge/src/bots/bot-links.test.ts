@@ -75,16 +75,29 @@ describe('POST /v1/bot-links and /link', () => {
   })
 
   it("applies the linked key's own limits, not the install's (a test-plan key: 3 requests a minute, 2 unfinished jobs)", async () => {
-    fakePlatforms()
+    const platforms = fakePlatforms()
     const key = await createKey('test')
     const who = user()
     await say(who, 'link', { code: (await linkCode(key)).code })
-    const answers = []
-    for (let i = 0; i < 4; i++) answers.push(await say(who, 'imagine', { prompt: unique() }))
-    expect(answers.slice(0, 2)).toEqual([{ type: 5 }, { type: 5 }])
-    const refused = answers.slice(2).find((a) => a.type === 4)
-    expect(refused).toMatchObject({ type: 4, data: { flags: 64 } })
-    expect(refused?.data?.content).toMatch(/^This API key .*Try again in \d+ s\.$/)
+    const sent: ReturnType<typeof discordCommand>[] = []
+    for (let i = 0; i < 4; i++) {
+      const payload = discordCommand('imagine', { prompt: unique() }, { user: who })
+      // Every generation is answered at once (deferred); the key's verdict comes after.
+      expect(await (await sendDiscord(payload)).json()).toEqual({ type: 5 })
+      sent.push(payload)
+    }
+    // The key refuses beyond its limits: the deferred answer becomes the refusal, with the retry time.
+    const refusals = await vi.waitFor(
+      () => {
+        const edits = sent.map((p) => platforms.calls.find((c) => c.method === 'PATCH' && c.path.includes(p.token))?.body as { content?: string; embeds?: unknown[] } | undefined)
+        expect(edits.every((e) => e !== undefined)).toBe(true)
+        return edits.filter((e) => e?.content?.startsWith('This API key'))
+      },
+      { timeout: 15_000, interval: 100 },
+    )
+    expect(refusals.length).toBeGreaterThan(0)
+    expect(refusals[0]?.content).toMatch(/^This API key .*Try again in \d+ s\.$/)
+    expect((await jobsFor(sent[0]!.data.options[0]!.value as string, key))).toHaveLength(1)
   }, 30_000)
 })
 

@@ -1,5 +1,6 @@
 import { accountStub, accountStubById, type KeyAccountStub } from '../accounts/account-stub.ts'
 import type { EdgeBindings, EdgeConfig } from '../config/edge-config.ts'
+import { newJobId } from '../jobs/job-record.ts'
 import { keyHash } from '../keys/api-key.ts'
 import { retryIn, type ImageAnswer } from './bot-answer.ts'
 import { HELP_TEXT, type BotCommand, type BotEvent } from './bot-command.ts'
@@ -12,10 +13,10 @@ import { effectiveSeed } from './request-seed.ts'
 
 /** What the platform is told, in words every platform renders its own way. */
 export type Outcome =
-  /** A job was started: the deferred answer now, the image when it is done. */
-  | { kind: 'queued'; job: string; request: ImagineRequest }
-  /** The image exists already (a cache hit): answered at once. */
-  | { kind: 'image'; answer: ImageAnswer }
+  /** A job was started: the deferred answer now, the image when it is done (`record`: where it goes). */
+  | { kind: 'queued'; job: string; request: ImagineRequest; record: BotJobRecord }
+  /** The image exists already (a cache hit). */
+  | { kind: 'image'; answer: ImageAnswer; record: BotJobRecord }
   /** A message only the user sees. */
   | { kind: 'text'; text: string }
   /** "Without…": ask what to leave out of the job's image. */
@@ -28,13 +29,19 @@ export type Submission =
 
 /**
  * The seam to the job engine: a bot job is an ordinary job of the key it is charged to (`request` =
- * the parsed command). `record` is stored with the install before anything can finish it, so its
- * delivery always finds where to go.
+ * the parsed command), and its delivery goes through the bots' own queue.
  */
 export interface BotJobs {
-  submit(input: { payer: KeyAccountStub; request: ImagineRequest; record: Omit<BotJobRecord, 'id' | 'request'> }): Promise<Submission>
-  /** Hands a submitted job to the delivery queue: its image (or its failure) is posted once it finishes. */
-  deliver(platform: BotJobRecord['platform'], install: string, job: string): Promise<void>
+  /** Creates job `id` (creating the same id again makes no second job). */
+  submit(input: { id: string; payer: KeyAccountStub; request: ImagineRequest }): Promise<Submission>
+  /**
+   * Records the job with its install (where it goes, its request for the buttons), watches its
+   * delivery, closes the intake it came from, and hands it to the delivery queue: its image (or its
+   * failure) is posted once it finishes.
+   */
+  deliver(record: BotJobRecord, intake?: string): Promise<void>
+  /** Posts `text` where `event` came from, through the delivery queue (retried like an image). */
+  notify(event: BotEvent, text: string, intake?: string): Promise<void>
 }
 
 export interface BotContext {
@@ -71,16 +78,20 @@ export function generates(command: BotCommand): boolean {
   return command.kind === 'imagine' || command.kind === 'reroll' || command.kind === 'without'
 }
 
-/** The request a generation command asks for (a button's is derived from its job), or a message why none. */
-async function requestOf(ctx: BotContext, install: InstallStub, command: BotCommand): Promise<{ request: ImagineRequest } | { text: string }> {
+/** The request a generation command asks for (a button's is derived from its job, `entry.base`), or a message why none. */
+async function requestOf(ctx: BotContext, base: BotJobRecord | undefined, command: BotCommand): Promise<{ request: ImagineRequest } | { text: string }> {
   if (command.kind === 'imagine') return { request: command.request }
   if (command.kind !== 'reroll' && command.kind !== 'without') throw new Error(`requestOf: ${command.kind}`)
-  const base = await install.job(command.job)
   if (!base) return { text: 'I cannot find that image any more; try /imagine again.' }
   const seed = await effectiveSeed(ctx.config, base.request)
   if (command.kind === 'reroll') return { request: rerollRequest(base.request, seed) }
   const built = withoutRequest(base.request, seed, command.negative)
   return built.ok ? { request: built.value } : { text: built.message }
+}
+
+/** The job a button (or a "Without…" answer) refers to, for `enter` to look up. */
+export function baseJobOf(command: BotCommand): string | undefined {
+  return command.kind === 'reroll' || command.kind === 'without' || command.kind === 'ask_without' ? command.job : undefined
 }
 
 function refusalText(entry: Extract<Entry, { kind: 'refused' }>, rate: BotSettings['userRate']): string {
@@ -90,10 +101,11 @@ function refusalText(entry: Extract<Entry, { kind: 'refused' }>, rate: BotSettin
   return `This workspace's images are all busy right now. Try again in ${retryIn(entry.retryAfterSeconds)}.`
 }
 
-/** A generation: admitted by `entry`, its request resolved, submitted to the job engine for the right key. */
-async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry): Promise<Outcome> {
+/** A generation: admitted by `entry`, its request resolved, submitted to the job engine (as job `jobId`) for the right key. */
+async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry, jobId: string): Promise<Outcome> {
   const { settings } = ctx
   if (entry.kind === 'refused') return { kind: 'text', text: refusalText(entry, settings.userRate) }
+  if (entry.kind === 'unknown_job') return { kind: 'text', text: 'I cannot find that image any more; try /imagine again.' }
   const slot = entry.kind === 'admitted' ? entry.slot : undefined
   const giveBack = async () => {
     if (slot === undefined) return
@@ -101,13 +113,15 @@ async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, 
     await install.refund(event.user.id, settings.userRate)
   }
   const link = entry.kind === 'new' ? entry.link : null
-  const resolved = await requestOf(ctx, install, event.command)
+  const resolved = await requestOf(ctx, entry.kind === 'new' || entry.kind === 'admitted' ? entry.base : undefined, event.command)
   if ('text' in resolved) {
     await giveBack()
     return { kind: 'text', text: resolved.text }
   }
   const payer = link ? accountStubById(ctx.env, link.account) : await operatorAccount(ctx.env, settings.apiKey)
-  const record: Omit<BotJobRecord, 'id' | 'request'> = {
+  const record: BotJobRecord = {
+    id: jobId,
+    request: resolved.request,
     platform: event.platform,
     install: event.install,
     user: event.user.id,
@@ -116,7 +130,7 @@ async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, 
     via: link ? 'link' : 'install',
     ...(slot === undefined ? {} : { slot }),
   }
-  const submitted = await ctx.jobs.submit({ payer, request: resolved.request, record })
+  const submitted = await ctx.jobs.submit({ id: jobId, payer, request: resolved.request })
   if (!submitted.ok) {
     await giveBack()
     if (submitted.keyGone && !link) console.error(`bots: BOT_API_KEY is unknown or revoked (${event.platform} ${event.install})`)
@@ -130,10 +144,10 @@ async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, 
     return { kind: 'text', text }
   }
   if (submitted.image) {
-    if (slot !== undefined) await install.release(slot)
-    return { kind: 'image', answer: { job: submitted.job, imageUrl: submitted.image.url, request: resolved.request, seed: submitted.image.seed, userId: event.target.platform === 'slack' ? event.target.userId : event.user.id } }
+    const answer = { job: submitted.job, imageUrl: submitted.image.url, request: resolved.request, seed: submitted.image.seed, userId: event.target.platform === 'slack' ? event.target.userId : event.user.id }
+    return { kind: 'image', answer, record }
   }
-  return { kind: 'queued', job: submitted.job, request: resolved.request }
+  return { kind: 'queued', job: submitted.job, request: resolved.request, record }
 }
 
 async function link(ctx: BotContext, install: InstallStub, event: BotEvent, text: string): Promise<Outcome> {
@@ -178,15 +192,15 @@ async function quota(ctx: BotContext, install: InstallStub, event: BotEvent): Pr
  * what to tell the platform. Generations become jobs; /link, /unlink, /quota and "Without…" are
  * answered on the spot.
  */
-export async function handleCommand(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry): Promise<Outcome> {
+export async function handleCommand(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry, jobId = newJobId()): Promise<Outcome> {
   const { command } = event
   switch (command.kind) {
     case 'imagine':
     case 'reroll':
     case 'without':
-      return generate(ctx, install, event, entry)
+      return generate(ctx, install, event, entry, jobId)
     case 'ask_without': {
-      const base = await install.job(command.job)
+      const base = entry.kind === 'new' ? entry.base : undefined
       return base ? { kind: 'ask_without', job: command.job, prompt: base.request.prompt } : { kind: 'text', text: 'I cannot find that image any more; try /imagine again.' }
     }
     case 'link':

@@ -56,6 +56,8 @@ export interface BotJobRecord {
   via: 'install' | 'link'
   /** The install's concurrency slot an unlinked user's job holds until it is delivered. */
   slot?: string
+  /** A notice instead of a job's image: these words go out (a generation the key refused, say). */
+  notice?: string
 }
 
 /** A linked platform user: the key's account (its Durable Object id) and public id. */
@@ -73,8 +75,9 @@ export interface StoredAnswer {
   body: string
 }
 
-/** A message of the bot delivery queue: the job, and the install that keeps its record (`<platform>:<install id>`). */
-export interface BotDeliveryMessage {
-  install: string
-  job: string
-}
+/**
+ * A message of the bot delivery queue, naming the install that keeps the record (`<platform>:<install
+ * id>`) and either a job (or notice) to deliver, or an intake to start (the install's watchdog asks
+ * for that when an answered generation never became a job).
+ */
+export type BotDeliveryMessage = { install: string; job: string; intake?: undefined } | { install: string; intake: string; job?: undefined }

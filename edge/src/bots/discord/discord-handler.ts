@@ -8,7 +8,7 @@ import { DISCORD_SIGNATURE_HEADER, DISCORD_TIMESTAMP_HEADER, verifyDiscord } fro
 function renderNow(outcome: Outcome): Rendered {
   switch (outcome.kind) {
     case 'queued':
-      return { answer: jsonAnswer(deferred), deliver: outcome.job }
+      return { answer: jsonAnswer(deferred) }
     case 'image':
       // A cache hit: the image at once (type 4), nothing to deliver later.
       return { answer: jsonAnswer(immediate(imageMessage(outcome.answer))) }

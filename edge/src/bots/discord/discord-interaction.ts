@@ -94,6 +94,7 @@ function command(interaction: Interaction): BotCommand {
       const button = parseButtonId(interaction.data?.custom_id ?? '')
       const negative = modalValue(interaction.data?.components, NEGATIVE_INPUT_ID)
       if (!button || button.action !== 'without' || negative === undefined) return { kind: 'invalid', message: 'this form is not one of mine' }
+      if (negative.trim() === '') return { kind: 'invalid', message: 'say what to leave out' }
       return { kind: 'without', job: button.job, negative }
     }
     default:

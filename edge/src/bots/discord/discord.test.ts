@@ -1,9 +1,11 @@
 // The Discord bot through the whole worker: real Ed25519 signatures (WebCrypto in workerd), the real
 // Durable Objects, jobs queue and delivery queue. Discord itself is a MOCK (edge/src/testing/bot-platforms.ts:
 // the worker's outbound fetch to discord.test is intercepted), and so is the GPU tier.
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { toHex } from '../bot-crypto.ts'
+import type { BotInstall } from '../bot-install.ts'
 import { installStub } from '../bot-service.ts'
 import {
   botEnv,
@@ -222,5 +224,47 @@ describe('POST /bots/discord/interactions', () => {
     expect(edit.embeds).toEqual([])
     const [job] = await jobsFor(payload.data.options[0]!.value as string)
     expect(job?.status).toBe('failed')
+  }, 30_000)
+
+  it("loses nothing when the delivery message is lost: the install's watchdog sends it again", async () => {
+    const platforms = fakePlatforms()
+    // A queue that drops every message (as miniflare's may on a restart).
+    const dropped: unknown[] = []
+    const lossy = botEnv({ BOT_DELIVERIES: { send: (body: unknown) => Promise.resolve(void dropped.push(body)) } as unknown as Queue<never> })
+    const payload = discordCommand('imagine', { prompt: unique() })
+    expect(await (await sendDiscord(payload, lossy)).json()).toEqual({ type: 5 })
+    expect(dropped).toHaveLength(1)
+    await sleep(1500)
+    expect(platforms.calls.filter(originalOf(payload.token))).toEqual([])
+    const install = installStub(env, 'discord', DISCORD_APPLICATION_ID)
+    await runInDurableObject(install, (instance: BotInstall) => {
+      const real = instance.clock
+      instance.clock = () => real() + 91_000
+    })
+    expect(await runDurableObjectAlarm(install)).toBe(true)
+    await platforms.until((calls) => calls.some(originalOf(payload.token)))
+    await runInDurableObject(install, (instance: BotInstall) => {
+      instance.clock = () => Date.now()
+    })
+  }, 30_000)
+
+  it('starts an answered generation again when its start failed after the answer (the intake watchdog): one job, delivered', async () => {
+    const platforms = fakePlatforms()
+    const application = `3${Date.now()}`
+    // The answering isolate cannot reach the delivery queue (as if it died right after answering).
+    const broken = botEnv({ DISCORD_APPLICATION_ID: application, BOT_DELIVERIES: { send: () => Promise.reject(new Error('queue unreachable')) } as unknown as Queue<never> })
+    const payload = { ...discordCommand('imagine', { prompt: unique() }), application_id: application }
+    expect(await (await sendDiscord(payload, broken)).json()).toEqual({ type: 5 })
+    const prompt = payload.data.options[0]!.value as string
+    await sleep(500)
+    expect(platforms.calls.filter((c) => c.path.includes(payload.token))).toEqual([])
+    const install = installStub(env, 'discord', application)
+    await runInDurableObject(install, (instance: BotInstall) => {
+      const real = instance.clock
+      instance.clock = () => real() + 95_000
+    })
+    expect(await runDurableObjectAlarm(install)).toBe(true)
+    await platforms.until((calls) => calls.some((c) => c.method === 'PATCH' && c.path.includes(payload.token)))
+    expect(await jobsFor(prompt)).toHaveLength(1)
   }, 30_000)
 })

@@ -16,7 +16,7 @@ function generating(prompt: string): string {
 function renderCommand(outcome: Outcome): Rendered {
   switch (outcome.kind) {
     case 'queued':
-      return { answer: jsonAnswer(ephemeral(generating(outcome.request.prompt))), deliver: outcome.job }
+      return { answer: jsonAnswer(ephemeral(generating(outcome.request.prompt))) }
     case 'image':
       return { answer: jsonAnswer(imageResponse(outcome.answer)) }
     case 'text':
@@ -40,35 +40,34 @@ function interactionAdapter(ctx: BotContext, form: URLSearchParams, waitUntil: W
   const slack = ctx.settings.slack
   const post = (event: BotEvent, message: unknown) => {
     const url = event.target.platform === 'slack' ? event.target.responseUrl : undefined
-    if (!url) return
-    waitUntil(
-      postResponseUrl(url, message, 1).then(({ verdict }) => {
-        if (verdict.kind !== 'delivered') console.warn(`bots: slack response_url post: ${verdict.kind}`)
-      }),
-    )
+    if (!url) return Promise.resolve()
+    return postResponseUrl(url, message, 1).then(({ verdict }) => {
+      if (verdict.kind !== 'delivered') console.warn(`bots: slack response_url post: ${verdict.kind}`)
+    })
   }
   // A modal's submission carries no response_url (its answer is posted with the bot token).
   const isModal = (event: BotEvent) => event.target.platform === 'slack' && event.target.responseUrl === undefined
   return {
+    // A click's HTTP body is ignored by Slack; an empty 200 closes a modal.
     pending: () => emptyAnswer(),
+    // The click's own feedback, once its job is queued (the image follows as a new message).
+    queued: (outcome, event) => (isModal(event) ? Promise.resolve() : post(event, textResponse(generating(outcome.kind === 'queued' ? outcome.request.prompt : outcome.answer.request.prompt), false))),
     async render(outcome, event) {
       const modal = isModal(event)
       switch (outcome.kind) {
         case 'queued':
-          if (!modal) post(event, textResponse(generating(outcome.request.prompt), false))
-          return { answer: emptyAnswer(), deliver: outcome.job }
+          return { answer: emptyAnswer() }
         case 'image':
-          // A click's cache hit still goes through delivery (its response_url, retried).
-          return { answer: emptyAnswer(), deliver: outcome.answer.job }
+          return { answer: emptyAnswer() }
         case 'text':
           if (modal) return { answer: jsonAnswer({ response_action: 'errors', errors: { negative: outcome.text.slice(0, 150) } }) }
-          post(event, textResponse(outcome.text, false))
+          waitUntil(post(event, textResponse(outcome.text, false)))
           return { answer: emptyAnswer() }
         case 'ask_without': {
           const trigger = JSON.parse(form.get('payload') ?? '{}') as { trigger_id?: string }
           const channel = event.target.platform === 'slack' ? event.target.channelId : undefined
           const opened = slack?.botToken && trigger.trigger_id ? await viewsOpen({ apiBase: slack.apiBase, botToken: slack.botToken }, trigger.trigger_id, withoutView(outcome.job, outcome.prompt, channel)) : false
-          if (!opened) post(event, textResponse(`Type it: /imagine ${outcome.prompt} --no <what to leave out>`, false))
+          if (!opened) waitUntil(post(event, textResponse(`Type it: /imagine ${outcome.prompt} --no <what to leave out>`, false)))
           return { answer: emptyAnswer() }
         }
       }

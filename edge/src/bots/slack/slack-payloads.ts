@@ -110,7 +110,12 @@ export function interactionEvent(form: URLSearchParams, nowMs: number): BotEvent
       eventId,
       // A modal has no response_url: its answer is posted with the bot token to the channel it came from.
       target: { platform: 'slack', issuedAt: nowMs, teamId: team, userId: user, replaceOriginal: false, usesSpent: 0, ...(meta.c ? { channelId: meta.c } : {}) },
-      command: button && button.action === 'without' ? { kind: 'without', job: button.job, negative } : { kind: 'invalid', message: 'this form is not one of mine' },
+      command:
+        !button || button.action !== 'without'
+          ? { kind: 'invalid', message: 'this form is not one of mine' }
+          : negative.trim() === ''
+            ? { kind: 'invalid', message: 'say what to leave out' }
+            : { kind: 'without', job: button.job, negative },
     }
   }
   return null

@@ -17,20 +17,21 @@ function chatOf(event: TelegramEvent): { chatId: number | string; replyTo?: numb
  * photo" chat action, a text reply, a callback's answer); the photo itself always goes through the
  * delivery queue (`sendPhoto`, whose answer says whether it arrived).
  */
-function adapter(ctx: BotContext, api: TelegramApi, waitUntil: WaitUntil): PlatformAdapter<TelegramEvent> {
+function adapter(ctx: BotContext, api: TelegramApi): PlatformAdapter<TelegramEvent> {
   return {
-    pending: (event) => (event.callbackQueryId ? jsonAnswer(answerCallback(event.callbackQueryId)) : jsonAnswer(chatAction(chatOf(event).chatId))),
+    // A generation: a click's callback is answered, a command gets the "sending photo" chat action.
+    pending: (event) => (event.callbackQueryId ? jsonAnswer(answerCallback(event.callbackQueryId, 'Drawing…')) : jsonAnswer(chatAction(chatOf(event).chatId))),
+    // A click's answer is its callback's: the chat action is a call of its own.
+    queued: async (_outcome, event) => {
+      if (event.callbackQueryId) await botApiCall(api, 'sendChatAction', { chat_id: chatOf(event).chatId, action: 'upload_photo' })
+    },
     async render(outcome, event) {
       const { chatId, replyTo } = chatOf(event)
       switch (outcome.kind) {
         case 'queued':
-        case 'image': {
-          const job = outcome.kind === 'queued' ? outcome.job : outcome.answer.job
-          if (!event.callbackQueryId) return { answer: jsonAnswer(chatAction(chatId)), deliver: job }
-          // A click: answer its callback in the response, and show the chat action with a call of its own.
-          waitUntil(botApiCall(api, 'sendChatAction', { chat_id: chatId, action: 'upload_photo' }))
-          return { answer: jsonAnswer(answerCallback(event.callbackQueryId, 'Drawing…')), deliver: job }
-        }
+        case 'image':
+          // Generations are answered by `pending` and started after the answer (bot-runner.ts).
+          return { answer: jsonAnswer(event.callbackQueryId ? answerCallback(event.callbackQueryId, 'Drawing…') : chatAction(chatId)) }
         case 'text':
           if (event.callbackQueryId) return { answer: jsonAnswer(answerCallback(event.callbackQueryId, outcome.text)) }
           return { answer: jsonAnswer(webhookReply('sendMessage', textMessage(outcome.text, chatId, replyTo))) }
@@ -73,5 +74,5 @@ export async function telegramWebhook(request: Request, ctx: BotContext, waitUnt
     if (!job) return toResponse(emptyAnswer())
     event.command = { kind: 'without', job, negative: event.reply.text }
   }
-  return runEvent(ctx, event, adapter(ctx, api, waitUntil), waitUntil)
+  return runEvent(ctx, event, adapter(ctx, api), waitUntil)
 }

@@ -6,7 +6,7 @@ import { isFinished, type JobView } from '../jobs/job-record.ts'
 import type { ImageAnswer } from './bot-answer.ts'
 import { engineJobs } from './bot-jobs.ts'
 import { startIntake } from './bot-runner.ts'
-import { installStub, type InstallStub } from './bot-service.ts'
+import { installStub, jobStoreStub, type InstallStub } from './bot-service.ts'
 import { botSettings, PLATFORMS, type BotSettings, type Platform } from './bot-settings.ts'
 import type { DeliveryState } from './bot-install.ts'
 import type { BotDeliveryMessage, BotJobRecord } from './bot-target.ts'
@@ -99,7 +99,7 @@ function installOf(message: BotDeliveryMessage): { platform: Platform; install: 
  */
 async function deliverOne(message: Message<BotDeliveryMessage>, env: EdgeBindings): Promise<void> {
   const body = message.body as Partial<BotDeliveryMessage> | undefined
-  const where = body && typeof body.install === 'string' && (typeof body.job === 'string' || typeof body.intake === 'string') ? installOf(body as BotDeliveryMessage) : null
+  const where = body && typeof body.install === 'string' && (typeof body.job === 'string' || typeof body.intake === 'object') ? installOf(body as BotDeliveryMessage) : null
   if (!where) {
     console.error(`bots: dropping a delivery message without an install and a job or intake (${message.id})`)
     message.ack()
@@ -112,37 +112,36 @@ async function deliverOne(message: Message<BotDeliveryMessage>, env: EdgeBinding
     message.retry({ delaySeconds: 60 })
     return
   }
-  const install = installStub(env, where.platform, where.install)
   if (message.body.intake !== undefined) {
-    // The install's watchdog: an answered generation that never became a job. Started here, once.
-    const base = await install.intake(message.body.intake)
-    if (base) {
-      const withBase = { ...config.config, PUBLIC_BASE_URL: base.baseUrl || config.config.PUBLIC_BASE_URL }
-      await startIntake({ env, config: withBase, settings: settings.settings, jobs: engineJobs(env, withBase) }, install, message.body.intake)
-    }
-    message.ack()
+    // An answered generation to start (sent by its answer, or again by the front's watchdog).
+    const intake = message.body.intake
+    const withBase = { ...config.config, PUBLIC_BASE_URL: intake.baseUrl || config.config.PUBLIC_BASE_URL }
+    const started = await startIntake({ env, config: withBase, settings: settings.settings, jobs: engineJobs(env, withBase) }, intake)
+    if (started.retryInSeconds !== undefined) message.retry({ delaySeconds: started.retryInSeconds })
+    else message.ack()
     return
   }
+  const store = jobStoreStub(env, where.platform, where.install)
   const job = message.body.job
-  const record = await install.job(job)
+  const record = await store.job(job)
   if (!record) {
     console.error(`bots: delivery of ${job}: the install ${message.body.install} has no record of it`)
     message.ack()
     return
   }
-  const state = await install.claimDelivery(job)
+  const state = await store.claimDelivery(job)
   if (state.state !== 'pending') {
     message.ack()
     return
   }
   if (record.notice !== undefined) {
-    await attemptAndSettle(message, env, settings.settings, install, record, { kind: 'text', text: record.notice }, state, where.platform)
+    await attemptAndSettle(message, env, settings.settings, store, record, { kind: 'text', text: record.notice }, state, where.platform)
     return
   }
   const view = await jobStub(env, job).waitFor(DELIVERY_WAIT_MS)
   if (!view) {
     // Refused at creation (the user was told then): nothing to deliver.
-    await install.noteDelivery(job, { state: 'delivered', attempted: false, usesAdded: 0, result: 'no job (refused at creation)' })
+    await settle(env, store, record, { state: 'delivered', attempted: false, usesAdded: 0, result: 'no job (refused at creation)' })
     message.ack()
     return
   }
@@ -153,11 +152,18 @@ async function deliverOne(message: Message<BotDeliveryMessage>, env: EdgeBinding
   const content = await contentOf(env, record, view, publicBase(config.config, view.origin))
   if (content === 'not_stored') {
     const delaySeconds = backoffSeconds(message.attempts)
-    await install.watchDelivery(job, delaySeconds * 1000)
+    await store.watchDelivery(job, delaySeconds * 1000)
     message.retry({ delaySeconds })
     return
   }
-  await attemptAndSettle(message, env, settings.settings, install, record, content, state, where.platform)
+  await attemptAndSettle(message, env, settings.settings, store, record, content, state, where.platform)
+}
+
+/** Records a delivery's step in the job store; the step that ends it hands the job's install slot back to the front. */
+async function settle(env: EdgeBindings, store: InstallStub, record: BotJobRecord, update: Parameters<InstallStub['noteDelivery']>[1]): Promise<DeliveryState> {
+  const { state, ended } = await store.noteDelivery(record.id, update)
+  if (ended && record.slot !== undefined) await installStub(env, record.platform, record.install).release(record.slot)
+  return state
 }
 
 /** One attempt, its result recorded on the install, and the message acknowledged, retried or dead-lettered. */
@@ -165,7 +171,7 @@ async function attemptAndSettle(
   message: Message<BotDeliveryMessage>,
   env: EdgeBindings,
   settings: BotSettings,
-  install: InstallStub,
+  store: InstallStub,
   record: BotJobRecord,
   content: DeliveryContent,
   state: DeliveryState,
@@ -176,18 +182,18 @@ async function attemptAndSettle(
   const { verdict } = result
   const summary = `${verdict.kind}${'reason' in verdict ? `: ${verdict.reason}` : ''} (via ${result.via})`
   const ended = verdict.kind === 'delivered' ? 'delivered' : 'pending'
-  await install.noteDelivery(job, { state: ended, attempted: true, usesAdded: result.usesAdded, result: summary })
+  await settle(env, store, record, { state: ended, attempted: true, usesAdded: result.usesAdded, result: summary })
   if (verdict.kind === 'delivered') {
     message.ack()
   } else if (verdict.kind === 'retry') {
     console.warn(`bots: delivery of ${job} to ${platform}: ${summary}; retried in ${verdict.delaySeconds} s`)
-    await install.watchDelivery(job, verdict.delaySeconds * 1000)
+    await store.watchDelivery(job, verdict.delaySeconds * 1000)
     message.retry({ delaySeconds: verdict.delaySeconds })
   } else {
     // Gone with no fallback, or refused for good: the dead-letter path records it (and logs it).
     console.error(`bots: delivery of ${job} to ${platform}: ${summary}; dead-lettered`)
     if (env.BOT_DEAD_LETTERS) await env.BOT_DEAD_LETTERS.send(message.body)
-    else await install.noteDelivery(job, { state: 'dead', attempted: false, usesAdded: 0, result: `dead: ${summary}` })
+    else await settle(env, store, record, { state: 'dead', attempted: false, usesAdded: 0, result: `dead: ${summary}` })
     message.ack()
   }
 }
@@ -200,9 +206,13 @@ async function attemptAndSettle(
 async function deadLetter(message: Message<BotDeliveryMessage>, env: EdgeBindings): Promise<void> {
   const where = message.body && typeof message.body.job === 'string' ? installOf(message.body) : null
   if (where && message.body.job !== undefined) {
-    const install = installStub(env, where.platform, where.install)
-    const state = await install.noteDelivery(message.body.job, { state: 'dead', attempted: false, usesAdded: 0, result: 'dead-lettered' })
+    const store = jobStoreStub(env, where.platform, where.install)
+    const record = await store.job(message.body.job)
+    const update = { state: 'dead' as const, attempted: false, usesAdded: 0, result: 'dead-lettered' }
+    const state = record ? await settle(env, store, record, update) : (await store.noteDelivery(message.body.job, update)).state
     console.error(`bots: DEAD LETTER ${message.body.install} job ${message.body.job}: ${state.results.join(' | ')}`)
+  } else if (message.body?.intake !== undefined) {
+    console.error(`bots: DEAD LETTER ${message.body.install}: the start of event ${message.body.intake.event.eventId} failed 100 times`)
   } else {
     console.error(`bots: DEAD LETTER without an install or job (${message.id})`)
   }

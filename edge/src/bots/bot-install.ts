@@ -16,11 +16,18 @@ export const INSTALL_SLOT_LEASE_MS = 15 * 60_000
  */
 export const DELIVERY_WATCHDOG_MS = 90_000
 /**
- * A generation answered at once but not yet a job this long after (the isolate that was starting it
- * died) is started again from its intake record; a start in progress holds its claim this long.
+ * A generation answered at once but not known to be a job this long after (its start message was
+ * lost, or the start failed) is started again from its intake record.
  */
 export const INTAKE_WATCHDOG_MS = 30_000
-const INTAKE_CLAIM_MS = 60_000
+/**
+ * How soon after its answer a generation's start is sent (by the front's alarm, in one batch with the
+ * others answered meanwhile): a burst of commands is answered before the work it starts competes
+ * with the answers, and one queue batch carries many starts.
+ */
+export const INTAKE_START_DELAY_MS = 250
+/** The most messages one `sendBatch` carries (Cloudflare Queues' limit). */
+const SEND_BATCH_MAX = 100
 
 /** A bot job's delivery: attempts made, `response_url` uses spent (Slack), and how it ended. */
 export interface DeliveryState {
@@ -31,18 +38,16 @@ export interface DeliveryState {
   results: string[]
 }
 
-/** What `enter` decided for an event. `base`: the job a button refers to (its request and seed are the new job's start). */
+/** What `enter` decided for an event. */
 export type Entry =
   /** Seen before: replay `answer` (null while the first is still being answered) and start nothing. */
   | { kind: 'duplicate'; answer: StoredAnswer | null }
   /** New; the user is linked to `link` (whose key's limits apply), or not (`link: null`) when nothing was admitted. */
-  | { kind: 'new'; link: BotLink | null; base?: BotJobRecord }
+  | { kind: 'new'; link: BotLink | null }
   /** New, an unlinked user's generation: admitted under the install's limits, holding `slot`. */
-  | { kind: 'admitted'; slot: string; base?: BotJobRecord }
+  | { kind: 'admitted'; slot: string }
   /** New, refused by the user's token bucket or the install's concurrency cap. */
   | { kind: 'refused'; refusedBy: 'user_rate' | 'install_concurrency'; retryAfterSeconds: number }
-  /** New, about a job this install never made (a forged or foreign button): nothing spent, nothing started. */
-  | { kind: 'unknown_job' }
 
 /** A generation answered at once and started after the answer: what starting it (again) needs. */
 export interface IntakeRecord {
@@ -51,6 +56,8 @@ export interface IntakeRecord {
   jobId: string
   /** The origin of the image URLs (PUBLIC_BASE_URL) as the answering request saw it. */
   baseUrl: string
+  /** The job a button (or a "Without…" answer) refers to: its request and seed are the new job's start. */
+  base?: BotJobRecord
 }
 
 /** An intake as stored: its record and the admission `enter` made for it. */
@@ -66,8 +73,6 @@ export interface EnterInput {
   admit: boolean
   rate: UserRate
   concurrency: number
-  /** A button's (or a "Without…" answer's) job: unknown here → `unknown_job`, before anything is spent. */
-  baseJob?: string
   /** The answer the event gets unless it is refused (stored with it, for its duplicates). */
   answer?: StoredAnswer
   /** A generation to start after the answer: kept until `intakeDone`, started again by the alarm if it goes quiet. */
@@ -89,21 +94,34 @@ function bucketSpec(rate: UserRate): BucketSpec {
   return { capacity: rate.burst, refillPerSecond: rate.count / rate.periodSeconds }
 }
 
+/** The name of an install's front object, and of its job store (the same class, another instance). */
+export function installName(platform: string, install: string): string {
+  return `${platform}:${install}`
+}
+export function jobStoreName(platform: string, install: string): string {
+  return `${platform}:${install}/jobs`
+}
+
 /**
- * One per bot install (`BOT_INSTALLS.idFromName('<platform>:<install id>')`: a Discord application,
- * a Slack workspace, a Telegram bot), called over RPC. It holds, in its SQLite storage:
- * - `events`: every event id of the last day with the answer it got (a duplicate gets the same answer
- *   and starts nothing);
- * - `links`: platform user → linked API key (its account's Durable Object id);
- * - `buckets` and `slots`: each unlinked user's token bucket and the install's concurrency slots;
- * - `jobs`: the bot jobs it started (request, delivery target), which buttons and deliveries read;
- * - `asks`: Telegram's "Without…" prompts (chat and message id → job), which the user's reply answers;
- * - `deliveries`: each job's delivery (attempts, Slack `response_url` uses, delivered or dead-lettered);
- * - `watched`: pending deliveries and when their message is due to be sent again (the alarm's watchdog);
- * - `intake`: generations answered at once and not yet jobs (the alarm starts them again if they stall).
+ * Two objects per bot install (a Discord application, a Slack workspace, a Telegram bot), both of this
+ * class, called over RPC:
  *
- * Every method is synchronous from its first read to its last write, so calls never interleave: the
- * dedupe check and the admission of one event are one atomic step.
+ * - the **front** (`BOT_INSTALLS.idFromName('<platform>:<install id>')`), which the answer of every
+ *   event calls once: `events` (every event id of the last day with the answer it got: a duplicate gets
+ *   the same answer and starts nothing), `links` (platform user → linked key), `buckets` and `slots`
+ *   (each unlinked user's token bucket, the install's concurrency slots) and `intake` (generations
+ *   answered and not yet known to have become jobs: its alarm sends their starts, in batches, a moment
+ *   after their answers, and sends them again if they stall);
+ * - the **job store** (`…/jobs`), which the work after the answer uses: `jobs` (the bot jobs and
+ *   notices, which buttons and deliveries read), `asks` (Telegram's "Without…" prompts), `deliveries`
+ *   (attempts, Slack `response_url` uses, delivered or dead-lettered), `watched` (pending deliveries:
+ *   its alarm sends a message that went quiet again) and `started` (intakes that became jobs).
+ *
+ * Apart, a burst of commands is answered by an object that the work those commands start never
+ * writes to: the answers do not wait for that work's writes to be stored.
+ *
+ * Every method is synchronous from its first read to its last write (but for setting the alarm), so
+ * calls never interleave: the dedupe check and the admission of one event are one atomic step.
  */
 export class BotInstall extends DurableObject<EdgeBindings> {
   /** The clock (epoch ms); tests replace it through `runInDurableObject`. */
@@ -124,7 +142,8 @@ export class BotInstall extends DurableObject<EdgeBindings> {
     sql.exec(`CREATE TABLE IF NOT EXISTS asks (message TEXT PRIMARY KEY, job TEXT NOT NULL)`)
     sql.exec(`CREATE TABLE IF NOT EXISTS deliveries (job TEXT PRIMARY KEY, state TEXT NOT NULL)`)
     sql.exec(`CREATE TABLE IF NOT EXISTS watched (job TEXT PRIMARY KEY, due INTEGER NOT NULL)`)
-    sql.exec(`CREATE TABLE IF NOT EXISTS intake (event TEXT PRIMARY KEY, record TEXT NOT NULL, due INTEGER NOT NULL, claimed_until INTEGER NOT NULL)`)
+    sql.exec(`CREATE TABLE IF NOT EXISTS intake (event TEXT PRIMARY KEY, record TEXT NOT NULL, due INTEGER NOT NULL, sent INTEGER NOT NULL DEFAULT 0)`)
+    sql.exec(`CREATE TABLE IF NOT EXISTS started (event TEXT PRIMARY KEY, at INTEGER NOT NULL)`)
   }
 
   /**
@@ -140,16 +159,10 @@ export class BotInstall extends DurableObject<EdgeBindings> {
     const seen = sql.exec<{ answer: string | null }>(`SELECT answer FROM events WHERE id = ?`, input.event).toArray()[0]
     if (seen) return { kind: 'duplicate', answer: seen.answer === null ? null : (JSON.parse(seen.answer) as StoredAnswer) }
 
-    const base = input.baseJob === undefined ? undefined : this.job(input.baseJob)
-    if (base === null) {
-      sql.exec(`INSERT INTO events (id, at) VALUES (?, ?)`, input.event, now)
-      return { kind: 'unknown_job' }
-    }
-    const withBase = base ? { base } : {}
     const link = this.linkOf(input.user)
     let entry: Entry
     if (!input.admit || link) {
-      entry = { kind: 'new', link, ...withBase }
+      entry = { kind: 'new', link }
     } else {
       const spec = bucketSpec(input.rate)
       const bucket = refill(this.bucket(input.user, spec, now), spec, now)
@@ -163,40 +176,28 @@ export class BotInstall extends DurableObject<EdgeBindings> {
         const slot = crypto.randomUUID()
         sql.exec(`INSERT INTO slots (id, lease_end) VALUES (?, ?)`, slot, now + INSTALL_SLOT_LEASE_MS)
         this.putBucket(input.user, taken.state)
-        entry = { kind: 'admitted', slot, ...withBase }
+        entry = { kind: 'admitted', slot }
       }
     }
     const answer = entry.kind === 'refused' || !input.answer ? null : JSON.stringify(input.answer)
     sql.exec(`INSERT INTO events (id, at, answer) VALUES (?, ?, ?)`, input.event, now, answer)
     if (input.intake && input.admit && (entry.kind === 'new' || entry.kind === 'admitted')) {
       const stored: StoredIntake = { ...input.intake, entry }
-      sql.exec(`INSERT INTO intake (event, record, due, claimed_until) VALUES (?, ?, ?, 0)`, input.event, JSON.stringify(stored), now + INTAKE_WATCHDOG_MS)
+      sql.exec(`INSERT INTO intake (event, record, due, sent) VALUES (?, ?, ?, 0)`, input.event, JSON.stringify(stored), now + INTAKE_START_DELAY_MS)
       await this.scheduleWatchdog()
     }
     return entry
   }
 
-  /**
-   * Claims an intake for starting (the answering request's background work, or the alarm's rescue):
-   * its record, or null when it is done or another start holds it.
-   */
-  claimIntake(event: string): StoredIntake | null {
-    const now = this.clock()
-    const row = this.ctx.storage.sql.exec<{ record: string; claimed_until: number }>(`SELECT record, claimed_until FROM intake WHERE event = ?`, event).toArray()[0]
-    if (!row || row.claimed_until > now) return null
-    this.ctx.storage.sql.exec(`UPDATE intake SET claimed_until = ?, due = ? WHERE event = ?`, now + INTAKE_CLAIM_MS, now + INTAKE_CLAIM_MS + INTAKE_WATCHDOG_MS, event)
-    return JSON.parse(row.record) as StoredIntake
-  }
-
-  /** An intake's record (null once it is done). */
+  /** The front's intake record of an event (null once its start is confirmed). */
   intake(event: string): StoredIntake | null {
     const row = this.ctx.storage.sql.exec<{ record: string }>(`SELECT record FROM intake WHERE event = ?`, event).toArray()[0]
     return row ? (JSON.parse(row.record) as StoredIntake) : null
   }
 
-  /** The intake became a job (or a notice): forget it. */
-  intakeDone(event: string): void {
-    this.ctx.storage.sql.exec(`DELETE FROM intake WHERE event = ?`, event)
+  /** (Job store) Whether an intake became a job or a notice. */
+  intakeStarted(event: string): boolean {
+    return this.ctx.storage.sql.exec(`SELECT 1 FROM started WHERE event = ?`, event).toArray().length > 0
   }
 
   /** Stores the answer an event got, for its duplicates. */
@@ -252,14 +253,20 @@ export class BotInstall extends DurableObject<EdgeBindings> {
   }
 
   /**
-   * A job (or notice) of this install is on its way: its record kept, its delivery watched, and the
-   * intake it came from closed, in one step.
+   * (Job store) A job (or notice) of this install is on its way: its record kept, its delivery
+   * watched, and the intake it came from marked started, in one step. False when it was recorded
+   * before (a start made twice): its delivery is under way already.
    */
-  async jobStarted(record: BotJobRecord, intake?: string): Promise<void> {
-    this.recordJob(record)
-    this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO watched (job, due) VALUES (?, ?)`, record.id, this.clock() + DELIVERY_WATCHDOG_MS)
-    if (intake !== undefined) this.intakeDone(intake)
+  async jobStarted(record: BotJobRecord, intake?: string): Promise<boolean> {
+    const now = this.clock()
+    this.purge(now)
+    const { sql } = this.ctx.storage
+    const fresh = sql.exec(`INSERT OR IGNORE INTO jobs (id, record) VALUES (?, ?)`, record.id, JSON.stringify(record)).rowsWritten > 0
+    if (intake !== undefined) sql.exec(`INSERT OR IGNORE INTO started (event, at) VALUES (?, ?)`, intake, now)
+    if (!fresh) return false
+    sql.exec(`INSERT OR REPLACE INTO watched (job, due) VALUES (?, ?)`, record.id, now + DELIVERY_WATCHDOG_MS)
     await this.scheduleWatchdog()
+    return true
   }
 
   recordJob(record: BotJobRecord): void {
@@ -290,23 +297,50 @@ export class BotInstall extends DurableObject<EdgeBindings> {
   }
 
   /**
-   * Sends again the messages of watched deliveries that have gone quiet, asks for the start of
-   * intakes that never became jobs, and sets the next alarm.
+   * Sends the starts of generations answered since the last alarm (in batches), asks again for the
+   * start of intakes that never became jobs, sends again the messages of watched deliveries that have
+   * gone quiet, and sets the next alarm.
    */
   override async alarm(): Promise<void> {
     this.#alarmAt = null
     const now = this.clock()
-    const stalled = this.ctx.storage.sql.exec<{ event: string; record: string }>(`SELECT event, record FROM intake WHERE due <= ?`, now).toArray()
+    // The front, 1: generations answered since the last alarm: their starts go out in batches.
+    const fresh = this.ctx.storage.sql.exec<{ event: string; record: string }>(`SELECT event, record FROM intake WHERE sent = 0 AND due <= ?`, now).toArray()
+    for (let at = 0; at < fresh.length; at += SEND_BATCH_MAX) {
+      const chunk = fresh.slice(at, at + SEND_BATCH_MAX)
+      try {
+        await this.env.BOT_DELIVERIES?.sendBatch(
+          chunk.map(({ record }) => {
+            const intake = JSON.parse(record) as StoredIntake
+            return { body: { install: installName(intake.event.platform, intake.event.install), intake } }
+          }),
+        )
+        for (const { event } of chunk) this.ctx.storage.sql.exec(`UPDATE intake SET sent = 1, due = ? WHERE event = ?`, now + INTAKE_WATCHDOG_MS, event)
+      } catch (error) {
+        // Left unsent: the next alarm (a second from now) tries again.
+        console.error(`bots: sending ${chunk.length} starts failed (tried again in 1 s):`, error)
+        for (const { event } of chunk) this.ctx.storage.sql.exec(`UPDATE intake SET due = ? WHERE event = ?`, now + 1000, event)
+      }
+    }
+    // The front, 2: starts sent a while ago and not known to have become jobs (asked of the job store).
+    const stalled = this.ctx.storage.sql.exec<{ event: string; record: string }>(`SELECT event, record FROM intake WHERE sent = 1 AND due <= ?`, now).toArray()
     for (const { event, record } of stalled) {
       const intake = JSON.parse(record) as StoredIntake
+      const { platform, install } = intake.event
+      const namespace = this.env.BOT_INSTALLS as DurableObjectNamespace<BotInstall>
+      if (await namespace.get(namespace.idFromName(jobStoreName(platform, install))).intakeStarted(event)) {
+        this.ctx.storage.sql.exec(`DELETE FROM intake WHERE event = ?`, event)
+        continue
+      }
       console.warn(`bots: event ${event} was answered but never became a job; starting it again`)
       try {
-        await this.env.BOT_DELIVERIES?.send({ install: `${intake.event.platform}:${intake.event.install}`, intake: event })
+        await this.env.BOT_DELIVERIES?.send({ install: installName(platform, install), intake })
       } catch (error) {
         console.error(`bots: asking for the start of ${event} failed (tried again later):`, error)
       }
       this.ctx.storage.sql.exec(`UPDATE intake SET due = ? WHERE event = ?`, now + INTAKE_WATCHDOG_MS, event)
     }
+    // The job store: deliveries whose message went quiet.
     const due = this.ctx.storage.sql.exec<{ job: string }>(`SELECT job FROM watched WHERE due <= ?`, now).toArray()
     for (const { job } of due) {
       const record = this.job(job)
@@ -316,7 +350,7 @@ export class BotInstall extends DurableObject<EdgeBindings> {
       }
       console.warn(`bots: the delivery of ${job} went quiet; sending its message again`)
       try {
-        await this.env.BOT_DELIVERIES?.send({ install: `${record.platform}:${record.install}`, job })
+        await this.env.BOT_DELIVERIES?.send({ install: installName(record.platform, record.install), job })
       } catch (error) {
         console.error(`bots: re-sending the delivery of ${job} failed (tried again later):`, error)
       }
@@ -347,27 +381,22 @@ export class BotInstall extends DurableObject<EdgeBindings> {
   }
 
   /**
-   * Records one delivery attempt (or the dead-letter path's verdict). A delivery that ended
-   * (`delivered` or `dead`) hands its job's install slot back and never changes again: the first end wins.
+   * (Job store) Records one delivery attempt (or the dead-letter path's verdict). A delivery that
+   * ended (`delivered` or `dead`) never changes again: the first end wins. `ended`: this call ended
+   * it (the caller then hands the job's install slot back to the front).
    */
-  noteDelivery(job: string, update: { state: DeliveryState['state']; attempted: boolean; usesAdded: number; result: string }): DeliveryState {
+  noteDelivery(job: string, update: { state: DeliveryState['state']; attempted: boolean; usesAdded: number; result: string }): { state: DeliveryState; ended: boolean } {
     const current = this.delivery(job)
-    if (current.state !== 'pending') return current
+    if (current.state !== 'pending') return { state: current, ended: false }
     const next: DeliveryState = {
       state: update.state,
       attempts: current.attempts + (update.attempted ? 1 : 0),
       uses: current.uses + update.usesAdded,
       results: [...current.results, update.result].slice(-10),
     }
-    this.ctx.storage.transactionSync(() => {
-      this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO deliveries (job, state) VALUES (?, ?)`, job, JSON.stringify(next))
-      if (next.state !== 'pending') {
-        this.ctx.storage.sql.exec(`DELETE FROM watched WHERE job = ?`, job)
-        const slot = this.job(job)?.slot
-        if (slot !== undefined) this.release(slot)
-      }
-    })
-    return next
+    this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO deliveries (job, state) VALUES (?, ?)`, job, JSON.stringify(next))
+    if (next.state !== 'pending') this.ctx.storage.sql.exec(`DELETE FROM watched WHERE job = ?`, job)
+    return { state: next, ended: next.state !== 'pending' }
   }
 
   /** Remembers a "Without…" prompt (Telegram: a message the user replies to) and the job it asks about. */
@@ -399,5 +428,6 @@ export class BotInstall extends DurableObject<EdgeBindings> {
     if (now - this.#purgedAt < 60_000) return
     this.#purgedAt = now
     this.ctx.storage.sql.exec(`DELETE FROM events WHERE at < ?`, now - EVENT_MEMORY_MS)
+    this.ctx.storage.sql.exec(`DELETE FROM started WHERE at < ?`, now - EVENT_MEMORY_MS)
   }
 }

@@ -6,12 +6,13 @@ import { jobStub } from '../jobs/job-consumer.ts'
 import type { JobView } from '../jobs/job-record.ts'
 import { randomBase62 } from '../keys/api-key.ts'
 import { parseGeneration } from '../routes/generations.ts'
+import { installName } from './bot-install.ts'
 import type { BotJobs, Submission } from './bot-service.ts'
-import { installStub } from './bot-service.ts'
+import { jobStoreStub } from './bot-service.ts'
 import type { BotDeliveryMessage, BotJobRecord } from './bot-target.ts'
 
 function refusalMessage(refusedBy: string | undefined, limit: number): string {
-  if (refusedBy === 'concurrency') return 'Too many images are being drawn on this API key at once.'
+  if (refusedBy === 'concurrency') return 'This API key has too many images being drawn at once.'
   if (refusedBy === 'images') return `This API key's daily images (${limit}) are used up.`
   if (refusedBy === 'queue') return `This API key has ${limit} unfinished jobs, its plan's limit.`
   return `This API key's rate limit (${limit} a minute) is reached.`
@@ -33,7 +34,9 @@ export function engineJobs(env: EdgeBindings, config: EdgeConfig): BotJobs {
       if (!entered) return { ok: false, keyGone: true, message: 'The API key does not work.' }
       if (!entered.admission) return { ok: false, message: 'This API key may not generate images (it lacks the images:generate scope).' }
       const admission = entered.admission
-      if (!admission.allowed) return { ok: false, retryAfterSeconds: admission.retryAfterSeconds, message: refusalMessage(admission.refusedBy, admission.limit) }
+      if (!admission.allowed) {
+        return { ok: false, retryAfterSeconds: admission.retryAfterSeconds, message: refusalMessage(admission.refusedBy, admission.limit), ...(admission.refusedBy === 'concurrency' ? { transient: true } : {}) }
+      }
       try {
         return await create(env, config, base, payer, { keyId: entered.record.id, cacheScope: entered.record.cacheScope ?? 'shared' }, id, request, admission.slot)
       } finally {
@@ -43,12 +46,12 @@ export function engineJobs(env: EdgeBindings, config: EdgeConfig): BotJobs {
     },
     async deliver(record, intake) {
       if (!env.BOT_DELIVERIES) throw new Error('bots: the BOT_DELIVERIES queue is not bound')
-      // Recorded and watched first (durable): should the message be lost, the install's watchdog sends it again.
-      await installStub(env, record.platform, record.install).jobStarted(record, intake)
-      await env.BOT_DELIVERIES.send({ install: `${record.platform}:${record.install}`, job: record.id } satisfies BotDeliveryMessage)
+      // Recorded and watched first (durable): should the message be lost, the store's watchdog sends it again.
+      const fresh = await jobStoreStub(env, record.platform, record.install).jobStarted(record, intake)
+      if (fresh) await env.BOT_DELIVERIES.send({ install: installName(record.platform, record.install), job: record.id } satisfies BotDeliveryMessage)
     },
-    async notify(event, text, intake) {
-      const id = `note_${randomBase62(24)}`
+    async notify(event, text, intake, jobId) {
+      const id = jobId ? `note_${jobId.slice(4)}` : `note_${randomBase62(24)}`
       await this.deliver({
         id,
         platform: event.platform,

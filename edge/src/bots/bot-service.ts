@@ -4,7 +4,7 @@ import { newJobId } from '../jobs/job-record.ts'
 import { keyHash } from '../keys/api-key.ts'
 import { retryIn, type ImageAnswer } from './bot-answer.ts'
 import { HELP_TEXT, type BotCommand, type BotEvent } from './bot-command.ts'
-import type { BotInstall, Entry } from './bot-install.ts'
+import { installName, jobStoreName, type BotInstall, type Entry } from './bot-install.ts'
 import type { BotSettings } from './bot-settings.ts'
 import type { BotJobRecord } from './bot-target.ts'
 import { rerollRequest, withoutRequest, type ImagineRequest } from './imagine-command.ts'
@@ -21,11 +21,13 @@ export type Outcome =
   | { kind: 'text'; text: string }
   /** "Without…": ask what to leave out of the job's image. */
   | { kind: 'ask_without'; job: string; prompt: string }
+  /** The key was busy for a moment (its concurrency): try starting it again after `delaySeconds`, keeping what it holds. */
+  | { kind: 'later'; delaySeconds: number }
 
 /** What submitting a bot job answers: the job (finished at once on a cache hit), or why not. */
 export type Submission =
   | { ok: true; job: string; image?: { url: string; seed: string } }
-  | { ok: false; retryAfterSeconds?: number; message: string; keyGone?: boolean }
+  | { ok: false; retryAfterSeconds?: number; message: string; keyGone?: boolean; transient?: boolean }
 
 /**
  * The seam to the job engine: a bot job is an ordinary job of the key it is charged to (`request` =
@@ -40,8 +42,8 @@ export interface BotJobs {
    * failure) is posted once it finishes.
    */
   deliver(record: BotJobRecord, intake?: string): Promise<void>
-  /** Posts `text` where `event` came from, through the delivery queue (retried like an image). */
-  notify(event: BotEvent, text: string, intake?: string): Promise<void>
+  /** Posts `text` where `event` came from, through the delivery queue (retried like an image); `jobId` names it (a start made twice posts once). */
+  notify(event: BotEvent, text: string, intake?: string, jobId?: string): Promise<void>
 }
 
 export interface BotContext {
@@ -53,10 +55,16 @@ export interface BotContext {
 
 export type InstallStub = DurableObjectStub<BotInstall>
 
-/** The install's Durable Object: `<platform>:<install id>`. */
+/** The install's front object (`<platform>:<install id>`): what every answer calls. */
 export function installStub(env: EdgeBindings, platform: string, install: string): InstallStub {
   const namespace = env.BOT_INSTALLS as DurableObjectNamespace<BotInstall>
-  return namespace.get(namespace.idFromName(`${platform}:${install}`))
+  return namespace.get(namespace.idFromName(installName(platform, install)))
+}
+
+/** The install's job store (`<platform>:<install id>/jobs`): jobs, deliveries, asks. */
+export function jobStoreStub(env: EdgeBindings, platform: string, install: string): InstallStub {
+  const namespace = env.BOT_INSTALLS as DurableObjectNamespace<BotInstall>
+  return namespace.get(namespace.idFromName(jobStoreName(platform, install)))
 }
 
 function linkCodeStub(env: EdgeBindings, code: string): DurableObjectStub<BotLinkCode> {
@@ -82,14 +90,17 @@ export function generates(command: BotCommand): boolean {
 async function requestOf(ctx: BotContext, base: BotJobRecord | undefined, command: BotCommand): Promise<{ request: ImagineRequest } | { text: string }> {
   if (command.kind === 'imagine') return { request: command.request }
   if (command.kind !== 'reroll' && command.kind !== 'without') throw new Error(`requestOf: ${command.kind}`)
-  if (!base) return { text: 'I cannot find that image any more; try /imagine again.' }
+  if (!base) return { text: UNKNOWN_JOB }
   const seed = await effectiveSeed(ctx.config, base.request)
   if (command.kind === 'reroll') return { request: rerollRequest(base.request, seed) }
   const built = withoutRequest(base.request, seed, command.negative)
   return built.ok ? { request: built.value } : { text: built.message }
 }
 
-/** The job a button (or a "Without…" answer) refers to, for `enter` to look up. */
+/** What a click on a button of a job this install does not know (forged, foreign, forgotten) is told. */
+export const UNKNOWN_JOB = 'I cannot find that image any more; try /imagine again.'
+
+/** The job a button (or a "Without…" answer) refers to (looked up in the install's job store). */
 export function baseJobOf(command: BotCommand): string | undefined {
   return command.kind === 'reroll' || command.kind === 'without' || command.kind === 'ask_without' ? command.job : undefined
 }
@@ -101,11 +112,10 @@ function refusalText(entry: Extract<Entry, { kind: 'refused' }>, rate: BotSettin
   return `This workspace's images are all busy right now. Try again in ${retryIn(entry.retryAfterSeconds)}.`
 }
 
-/** A generation: admitted by `entry`, its request resolved, submitted to the job engine (as job `jobId`) for the right key. */
-async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry, jobId: string): Promise<Outcome> {
+/** A generation: admitted by `entry`, its request resolved (from `base` for a button), submitted to the job engine (as job `jobId`) for the right key. */
+async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry, jobId: string, base: BotJobRecord | undefined): Promise<Outcome> {
   const { settings } = ctx
   if (entry.kind === 'refused') return { kind: 'text', text: refusalText(entry, settings.userRate) }
-  if (entry.kind === 'unknown_job') return { kind: 'text', text: 'I cannot find that image any more; try /imagine again.' }
   const slot = entry.kind === 'admitted' ? entry.slot : undefined
   const giveBack = async () => {
     if (slot === undefined) return
@@ -113,7 +123,7 @@ async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, 
     await install.refund(event.user.id, settings.userRate)
   }
   const link = entry.kind === 'new' ? entry.link : null
-  const resolved = await requestOf(ctx, entry.kind === 'new' || entry.kind === 'admitted' ? entry.base : undefined, event.command)
+  const resolved = await requestOf(ctx, base, event.command)
   if ('text' in resolved) {
     await giveBack()
     return { kind: 'text', text: resolved.text }
@@ -131,6 +141,9 @@ async function generate(ctx: BotContext, install: InstallStub, event: BotEvent, 
     ...(slot === undefined ? {} : { slot }),
   }
   const submitted = await ctx.jobs.submit({ id: jobId, payer, request: resolved.request })
+  // Requests of one key in flight at once are capped; a submission holds its slot for milliseconds, so a
+  // burst of commands waits a moment rather than being refused.
+  if (!submitted.ok && submitted.transient) return { kind: 'later', delaySeconds: Math.max(1, submitted.retryAfterSeconds ?? 1) }
   if (!submitted.ok) {
     await giveBack()
     if (submitted.keyGone && !link) console.error(`bots: BOT_API_KEY is unknown or revoked (${event.platform} ${event.install})`)
@@ -192,17 +205,15 @@ async function quota(ctx: BotContext, install: InstallStub, event: BotEvent): Pr
  * what to tell the platform. Generations become jobs; /link, /unlink, /quota and "Without…" are
  * answered on the spot.
  */
-export async function handleCommand(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry, jobId = newJobId()): Promise<Outcome> {
+export async function handleCommand(ctx: BotContext, install: InstallStub, event: BotEvent, entry: Entry, options: { jobId?: string; base?: BotJobRecord } = {}): Promise<Outcome> {
   const { command } = event
   switch (command.kind) {
     case 'imagine':
     case 'reroll':
     case 'without':
-      return generate(ctx, install, event, entry, jobId)
-    case 'ask_without': {
-      const base = entry.kind === 'new' ? entry.base : undefined
-      return base ? { kind: 'ask_without', job: command.job, prompt: base.request.prompt } : { kind: 'text', text: 'I cannot find that image any more; try /imagine again.' }
-    }
+      return generate(ctx, install, event, entry, options.jobId ?? newJobId(), options.base)
+    case 'ask_without':
+      return options.base ? { kind: 'ask_without', job: command.job, prompt: options.base.request.prompt } : { kind: 'text', text: UNKNOWN_JOB }
     case 'link':
       return link(ctx, install, event, command.code)
     case 'unlink': {

@@ -1,4 +1,5 @@
 import type { ImagineRequest } from './imagine-command.ts'
+import type { StoredIntake } from './bot-install.ts'
 import type { Platform } from './bot-settings.ts'
 
 /**
@@ -80,4 +81,4 @@ export interface StoredAnswer {
  * id>`) and either a job (or notice) to deliver, or an intake to start (the install's watchdog asks
  * for that when an answered generation never became a job).
  */
-export type BotDeliveryMessage = { install: string; job: string; intake?: undefined } | { install: string; intake: string; job?: undefined }
+export type BotDeliveryMessage = { install: string; job: string; intake?: undefined } | { install: string; intake: StoredIntake; job?: undefined }

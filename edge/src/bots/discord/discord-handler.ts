@@ -7,6 +7,7 @@ import { DISCORD_SIGNATURE_HEADER, DISCORD_TIMESTAMP_HEADER, verifyDiscord } fro
 
 function renderNow(outcome: Outcome): Rendered {
   switch (outcome.kind) {
+    case 'later':
     case 'queued':
       return { answer: jsonAnswer(deferred) }
     case 'image':

@@ -3,11 +3,14 @@
 // the worker's outbound fetch to discord.test is intercepted), and so is the GPU tier.
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { toHex } from '../bot-crypto.ts'
 import type { BotInstall } from '../bot-install.ts'
-import { installStub } from '../bot-service.ts'
+import { installStub, jobStoreStub } from '../bot-service.ts'
+import { newJobId } from '../../jobs/job-record.ts'
+import { discordEvent } from './discord-interaction.ts'
 import {
+  BOT_API_KEY,
   botEnv,
   botFetch,
   DISCORD_APPLICATION_ID,
@@ -17,7 +20,9 @@ import {
   fakePlatforms,
   imageAt,
   jobsFor,
+  jobsSoon,
   nowSeconds,
+  PUBLIC_BASE_URL,
   sendDiscord,
   sleep,
   type PlatformCall,
@@ -31,6 +36,8 @@ afterEach(() => {
   vi.restoreAllMocks()
   gpuBreaker.succeeded()
 })
+// Deliveries run in the background (the queue's consumer): let the last ones settle before the file ends.
+afterAll(() => new Promise((resolve) => setTimeout(resolve, 2000)))
 
 const unique = () => `a red circle ${crypto.randomUUID().slice(0, 8)}`
 type Answer = { type: number; data?: { content?: string; flags?: number; custom_id?: string; title?: string; components?: unknown[] } }
@@ -91,7 +98,7 @@ describe('POST /bots/discord/interactions', () => {
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ type: 5 })
 
-    const [job] = await jobsFor(prompt)
+    const [job] = await jobsSoon(prompt)
     expect(job?.request).toEqual({ prompt, negative_prompt: 'blue squares' })
     await platforms.until((calls) => calls.some(originalOf(payload.token)))
     const edit = platforms.calls.find(originalOf(payload.token))!.body as EditBody
@@ -129,7 +136,7 @@ describe('POST /bots/discord/interactions', () => {
     fakePlatforms()
     const prompt = unique()
     expect(await (await sendDiscord(discordCommand('imagine', { prompt: `${prompt} --no snow --seed 9` }))).json()).toEqual({ type: 5 })
-    const [job] = await jobsFor(prompt)
+    const [job] = await jobsSoon(prompt)
     expect(job?.request).toEqual({ prompt, negative_prompt: 'snow', seed: 9 })
     const both = await (await sendDiscord(discordCommand('imagine', { prompt: `${prompt} --no snow`, negative: 'rain' }))).json<Answer>()
     expect(both).toMatchObject({ type: 4, data: { flags: 64 } })
@@ -144,7 +151,7 @@ describe('POST /bots/discord/interactions', () => {
     const first = discordCommand('imagine', { prompt, seed: 100 })
     expect(await (await sendDiscord(first)).json()).toEqual({ type: 5 })
     await platforms.until((calls) => calls.some(originalOf(first.token)))
-    const [job] = await jobsFor(prompt)
+    const [job] = await jobsSoon(prompt)
     const click = { ...discordCommand('x', {}), type: 3, data: { custom_id: `r:${job!.id}`, component_type: 2 } }
     expect(await (await sendDiscord(click)).json()).toEqual({ type: 5 })
     await platforms.until((calls) => calls.some(originalOf(click.token)))
@@ -184,7 +191,7 @@ describe('POST /bots/discord/interactions', () => {
     const calls = await platforms.until((c) => c.filter(originalOf(payload.token)).length >= 3, 30_000)
     const attempts = calls.filter(originalOf(payload.token))
     expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1900)
-    const state = await installStub(env, 'discord', DISCORD_APPLICATION_ID).delivery(((attempts[2]!.body as EditBody).components[0]!.components[0]!.custom_id).slice(2))
+    const state = await jobStoreStub(env, 'discord', DISCORD_APPLICATION_ID).delivery(((attempts[2]!.body as EditBody).components[0]!.components[0]!.custom_id).slice(2))
     expect(state).toMatchObject({ state: 'delivered', attempts: 3 })
     expect(state.results[0]).toContain('429')
     expect(state.results[1]).toContain('502')
@@ -206,7 +213,7 @@ describe('POST /bots/discord/interactions', () => {
     await sendDiscord(direct)
     await platforms.until((c) => c.some(originalOf(direct.token)))
     const [job] = await jobsFor(direct.data.options[0]!.value as string)
-    const install = installStub(env, 'discord', DISCORD_APPLICATION_ID)
+    const install = jobStoreStub(env, 'discord', DISCORD_APPLICATION_ID)
     await vi.waitFor(async () => expect((await install.delivery(job!.id)).state).toBe('dead'), { timeout: 15_000, interval: 100 })
     expect((await install.delivery(job!.id)).results.join(' ')).toContain('gone')
   }, 40_000)
@@ -226,45 +233,59 @@ describe('POST /bots/discord/interactions', () => {
     expect(job?.status).toBe('failed')
   }, 30_000)
 
-  it("loses nothing when the delivery message is lost: the install's watchdog sends it again", async () => {
+  it("loses nothing when a delivery message is lost: the install's watchdog sends it again", async () => {
     const platforms = fakePlatforms()
-    // A queue that drops every message (as miniflare's may on a restart).
-    const dropped: unknown[] = []
-    const lossy = botEnv({ BOT_DELIVERIES: { send: (body: unknown) => Promise.resolve(void dropped.push(body)) } as unknown as Queue<never> })
-    const payload = discordCommand('imagine', { prompt: unique() })
-    expect(await (await sendDiscord(payload, lossy)).json()).toEqual({ type: 5 })
-    expect(dropped).toHaveLength(1)
+    // A job of the operator key whose delivery is recorded and watched, but whose message never went out.
+    const prompt = unique()
+    const submitted = await botFetch('/v1/jobs', { method: 'POST', headers: { authorization: `Bearer ${BOT_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) })
+    expect(submitted.status).toBe(202)
+    const { id } = await submitted.json<{ id: string }>()
+    const application = `4${Date.now()}`
+    const install = jobStoreStub(env, 'discord', application)
+    const token = `itoken-${crypto.randomUUID()}`
+    await install.jobStarted({
+      id,
+      platform: 'discord',
+      install: application,
+      user: 'u1',
+      request: { prompt },
+      created: Date.now(),
+      target: { platform: 'discord', applicationId: application, token, issuedAt: Date.now(), channelId: '42', guildId: '7001' },
+      via: 'install',
+    })
     await sleep(1500)
-    expect(platforms.calls.filter(originalOf(payload.token))).toEqual([])
-    const install = installStub(env, 'discord', DISCORD_APPLICATION_ID)
+    expect(platforms.calls.filter((c) => c.path.includes(token))).toEqual([])
     await runInDurableObject(install, (instance: BotInstall) => {
       const real = instance.clock
       instance.clock = () => real() + 91_000
     })
     expect(await runDurableObjectAlarm(install)).toBe(true)
-    await platforms.until((calls) => calls.some(originalOf(payload.token)))
-    await runInDurableObject(install, (instance: BotInstall) => {
-      instance.clock = () => Date.now()
-    })
+    await platforms.until((calls) => calls.some((c) => c.method === 'PATCH' && c.path.includes(token)))
+    await vi.waitFor(async () => expect((await install.delivery(id)).state).toBe('delivered'), { timeout: 5000, interval: 50 })
   }, 30_000)
 
-  it('starts an answered generation again when its start failed after the answer (the intake watchdog): one job, delivered', async () => {
+  it("starts an answered generation again when its start message was lost (the front's alarm): one job, delivered", async () => {
     const platforms = fakePlatforms()
     const application = `3${Date.now()}`
-    // The answering isolate cannot reach the delivery queue (as if it died right after answering).
-    const broken = botEnv({ DISCORD_APPLICATION_ID: application, BOT_DELIVERIES: { send: () => Promise.reject(new Error('queue unreachable')) } as unknown as Queue<never> })
     const payload = { ...discordCommand('imagine', { prompt: unique() }), application_id: application }
-    expect(await (await sendDiscord(payload, broken)).json()).toEqual({ type: 5 })
-    const prompt = payload.data.options[0]!.value as string
+    const event = discordEvent(payload, Date.now())
+    const front = installStub(env, 'discord', application)
+    // Answered (entered with its intake), its start "sent" — and lost: nothing reached the queue.
+    await runInDurableObject(front, async (instance: BotInstall, state) => {
+      const entry = await instance.enter({ event: event.eventId, user: event.user.id, admit: true, rate: { count: 5, periodSeconds: 60, burst: 3 }, concurrency: 4, intake: { event, jobId: newJobId(), baseUrl: PUBLIC_BASE_URL } })
+      expect(entry.kind).toBe('admitted')
+      state.storage.sql.exec(`UPDATE intake SET sent = 1, due = 0`)
+    })
     await sleep(500)
     expect(platforms.calls.filter((c) => c.path.includes(payload.token))).toEqual([])
-    const install = installStub(env, 'discord', application)
-    await runInDurableObject(install, (instance: BotInstall) => {
-      const real = instance.clock
-      instance.clock = () => real() + 95_000
-    })
-    expect(await runDurableObjectAlarm(install)).toBe(true)
+    expect(await runDurableObjectAlarm(front)).toBe(true)
     await platforms.until((calls) => calls.some((c) => c.method === 'PATCH' && c.path.includes(payload.token)))
-    expect(await jobsFor(prompt)).toHaveLength(1)
+    expect(await jobsFor(payload.data.options[0]!.value as string)).toHaveLength(1)
+    // Once the store knows it started, the next alarm forgets the intake.
+    await runInDurableObject(front, (_instance: BotInstall, state) => {
+      state.storage.sql.exec(`UPDATE intake SET due = 0`)
+    })
+    await runDurableObjectAlarm(front)
+    expect(await front.intake(event.eventId)).toBeNull()
   }, 30_000)
 })

@@ -15,6 +15,8 @@ function generating(prompt: string): string {
 /** Slash commands: the answer is the HTTP response itself (ephemeral, or the image in the channel on a cache hit). */
 function renderCommand(outcome: Outcome): Rendered {
   switch (outcome.kind) {
+    case 'later':
+      return { answer: jsonAnswer(ephemeral('Working on it…')) }
     case 'queued':
       return { answer: jsonAnswer(ephemeral(generating(outcome.request.prompt))) }
     case 'image':
@@ -50,11 +52,15 @@ function interactionAdapter(ctx: BotContext, form: URLSearchParams, waitUntil: W
   return {
     // A click's HTTP body is ignored by Slack; an empty 200 closes a modal.
     pending: () => emptyAnswer(),
-    // The click's own feedback, once its job is queued (the image follows as a new message).
-    queued: (outcome, event) => (isModal(event) ? Promise.resolve() : post(event, textResponse(generating(outcome.kind === 'queued' ? outcome.request.prompt : outcome.answer.request.prompt), false))),
+    // The click's own feedback (the image follows as a new message).
+    accepted: (event, intake) => {
+      const prompt = event.command.kind === 'imagine' ? event.command.request.prompt : intake.base?.request.prompt
+      return isModal(event) || prompt === undefined ? Promise.resolve() : post(event, textResponse(generating(prompt), false))
+    },
     async render(outcome, event) {
       const modal = isModal(event)
       switch (outcome.kind) {
+        case 'later':
         case 'queued':
           return { answer: emptyAnswer() }
         case 'image':

@@ -1,8 +1,8 @@
 // The Slack bot through the whole worker: real v0 HMAC signatures, the real Durable Objects and queues.
 // Slack itself is a MOCK (edge/src/testing/bot-platforms.ts intercepts the worker's fetch to slack.test and
 // hooks.slack.test); so is the GPU tier.
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { botEnv, botFetch, ensureOperatorKey, fakePlatforms, imageAt, jobsFor, nowSeconds, sendSlack, sleep, slackHeaders, type PlatformCall } from '../../testing/bot-platforms.ts'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { botEnv, botFetch, ensureOperatorKey, fakePlatforms, imageAt, jobsFor, jobsSoon, nowSeconds, sendSlack, sleep, slackHeaders, type PlatformCall } from '../../testing/bot-platforms.ts'
 import { gpuBreaker } from '../../upstream/gpu-client.ts'
 import { deliverSlack, RESPONSE_URL_MS } from './slack-api.ts'
 
@@ -13,6 +13,8 @@ afterEach(() => {
   vi.restoreAllMocks()
   gpuBreaker.succeeded()
 })
+// Deliveries run in the background (the queue's consumer): let the last ones settle before the file ends.
+afterAll(() => new Promise((resolve) => setTimeout(resolve, 2000)))
 
 const unique = () => `a blue square ${crypto.randomUUID().slice(0, 8)}`
 const responseUrl = () => `http://hooks.slack.test/commands/T1/${crypto.randomUUID()}`
@@ -80,7 +82,7 @@ describe('POST /bots/slack/commands', () => {
     expect(Date.now() - started).toBeLessThan(3000)
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ response_type: 'ephemeral', text: `Generating… “${prompt}”` })
-    const [job] = await jobsFor(prompt)
+    const [job] = await jobsSoon(prompt)
     expect(job?.request).toEqual({ prompt, negative_prompt: 'red circles', seed: 5 })
 
     await platforms.until((calls) => calls.some(to(form.response_url)))
@@ -140,7 +142,7 @@ describe('POST /bots/slack/interactivity', () => {
     const form = command(`${prompt} --seed 41`)
     await sendSlack('/bots/slack/commands', form)
     await platforms.until((calls) => calls.some(to(form.response_url)))
-    const [job] = await jobsFor(prompt)
+    const [job] = await jobsSoon(prompt)
 
     const clickUrl = responseUrl()
     const answer = await sendSlack('/bots/slack/interactivity', click(form.user_id, `r:${job!.id}`, clickUrl))

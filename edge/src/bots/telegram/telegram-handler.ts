@@ -1,5 +1,5 @@
 import { emptyAnswer, jsonAnswer, runEvent, toResponse, type PlatformAdapter } from '../bot-runner.ts'
-import { installStub, type BotContext } from '../bot-service.ts'
+import { jobStoreStub, type BotContext } from '../bot-service.ts'
 import type { BotSettings } from '../bot-settings.ts'
 import { answerCallback, botApiCall, botUsername, chatAction, textMessage, webhookReply, withoutPrompt, type TelegramApi } from './telegram-api.ts'
 import { isUpdate, telegramEvent, type TelegramEvent } from './telegram-updates.ts'
@@ -22,12 +22,13 @@ function adapter(ctx: BotContext, api: TelegramApi): PlatformAdapter<TelegramEve
     // A generation: a click's callback is answered, a command gets the "sending photo" chat action.
     pending: (event) => (event.callbackQueryId ? jsonAnswer(answerCallback(event.callbackQueryId, 'Drawing…')) : jsonAnswer(chatAction(chatOf(event).chatId))),
     // A click's answer is its callback's: the chat action is a call of its own.
-    queued: async (_outcome, event) => {
+    accepted: async (event) => {
       if (event.callbackQueryId) await botApiCall(api, 'sendChatAction', { chat_id: chatOf(event).chatId, action: 'upload_photo' })
     },
     async render(outcome, event) {
       const { chatId, replyTo } = chatOf(event)
       switch (outcome.kind) {
+        case 'later':
         case 'queued':
         case 'image':
           // Generations are answered by `pending` and started after the answer (bot-runner.ts).
@@ -40,7 +41,7 @@ function adapter(ctx: BotContext, api: TelegramApi): PlatformAdapter<TelegramEve
           const sent = await botApiCall(api, 'sendMessage', withoutPrompt(outcome.prompt, chatId, replyTo))
           const messageId = (sent.result as { message_id?: number } | undefined)?.message_id
           if (sent.verdict.kind === 'delivered' && messageId !== undefined) {
-            await installStub(ctx.env, 'telegram', event.install).recordAsk(`${chatId}:${messageId}`, outcome.job)
+            await jobStoreStub(ctx.env, 'telegram', event.install).recordAsk(`${chatId}:${messageId}`, outcome.job)
             return { answer: event.callbackQueryId ? jsonAnswer(answerCallback(event.callbackQueryId)) : emptyAnswer() }
           }
           const text = `Type it: /imagine ${outcome.prompt} --no <what to leave out>`
@@ -70,7 +71,7 @@ export async function telegramWebhook(request: Request, ctx: BotContext, waitUnt
   const event = await telegramEvent(update, telegram.botId, () => botUsername(api, telegram.botUsername))
   if (!event) return toResponse(emptyAnswer())
   if (event.reply) {
-    const job = await installStub(ctx.env, 'telegram', event.install).askOf(`${chatOf(event).chatId}:${event.reply.prompt}`)
+    const job = await jobStoreStub(ctx.env, 'telegram', event.install).askOf(`${chatOf(event).chatId}:${event.reply.prompt}`)
     if (!job) return toResponse(emptyAnswer())
     event.command = { kind: 'without', job, negative: event.reply.text }
   }

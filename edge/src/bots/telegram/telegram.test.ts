@@ -1,8 +1,8 @@
 // The Telegram bot through the whole worker: the secret header, the real Durable Objects and queues.
 // Telegram itself is a MOCK (edge/src/testing/bot-platforms.ts intercepts the worker's fetch to
 // telegram.test); so is the GPU tier.
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { botEnv, botFetch, ensureOperatorKey, fakePlatforms, imageAt, jobsFor, sendTelegram, sleep, TELEGRAM_BOT_ID, telegramHeaders, type PlatformCall } from '../../testing/bot-platforms.ts'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { botEnv, botFetch, ensureOperatorKey, fakePlatforms, imageAt, jobsFor, jobsSoon, sendTelegram, sleep, TELEGRAM_BOT_ID, telegramHeaders, type PlatformCall } from '../../testing/bot-platforms.ts'
 import { gpuBreaker } from '../../upstream/gpu-client.ts'
 import { botApiCall } from './telegram-api.ts'
 
@@ -13,6 +13,8 @@ afterEach(() => {
   vi.restoreAllMocks()
   gpuBreaker.succeeded()
 })
+// Deliveries run in the background (the queue's consumer): let the last ones settle before the file ends.
+afterAll(() => new Promise((resolve) => setTimeout(resolve, 2000)))
 
 const unique = () => `a green triangle ${crypto.randomUUID().slice(0, 8)}`
 let nextUpdate = Math.floor(Math.random() * 1e6) * 1000
@@ -59,7 +61,7 @@ describe('POST /bots/telegram/webhook', () => {
     expect(Date.now() - started).toBeLessThan(3000)
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ method: 'sendChatAction', chat_id: update.message.chat.id, action: 'upload_photo' })
-    const [job] = await jobsFor(prompt)
+    const [job] = await jobsSoon(prompt)
     expect(job?.request).toEqual({ prompt, negative_prompt: 'purple dots' })
 
     await platforms.until((calls) => calls.some(photosOf(prompt)))
@@ -88,9 +90,9 @@ describe('POST /bots/telegram/webhook', () => {
     expect(other.status).toBe(200)
     expect(await other.text()).toBe('')
     expect(await sendTelegram(message(`/imagine@snoopitestbot ${prompt} --seed 3`, { chat: group, type: 'group' })).then((r) => r.status)).toBe(200)
-    await sleep(200)
-    const jobs = await jobsFor(prompt)
-    expect(jobs.map((j) => j.request)).toEqual([{ prompt, seed: 3 }, { prompt }])
+    const jobs = await jobsSoon(prompt, 2)
+    expect(jobs.map((j) => j.request)).toHaveLength(2)
+    expect(jobs.map((j) => j.request)).toEqual(expect.arrayContaining([{ prompt }, { prompt, seed: 3 }]))
     expect(platforms.to('telegram.test', '/getMe')).toHaveLength(1)
     // With TELEGRAM_BOT_USERNAME set, getMe is never asked.
     const named = await sendTelegram(message(`/imagine@NamedBot ${unique()}`), botEnv({ TELEGRAM_BOT_USERNAME: 'NamedBot' }))
@@ -118,7 +120,7 @@ describe('POST /bots/telegram/webhook', () => {
     const user = command.message.from
     await sendTelegram(command)
     await platforms.until((calls) => calls.some(photosOf(prompt)))
-    const [job] = await jobsFor(prompt)
+    const [job] = await jobsSoon(prompt)
     const photoMessage = { message_id: 9001, chat: command.message.chat, date: 0 }
 
     const reroll = await sendTelegram({ update_id: nextUpdate++, callback_query: { id: 'cb1', from: user, message: photoMessage, data: `r:${job!.id}` } })
@@ -142,7 +144,7 @@ describe('POST /bots/telegram/webhook', () => {
     const user = command.message.from
     await sendTelegram(command)
     await platforms.until((calls) => calls.some(photosOf(prompt)))
-    const [job] = await jobsFor(prompt)
+    const [job] = await jobsSoon(prompt)
     await sendTelegram({ update_id: nextUpdate++, callback_query: { id: 'cb3', from: user, message: { message_id: 9002, chat: command.message.chat, date: 0 }, data: `w:${job!.id}` } })
     const reply = message('orange hexagons', { user: user.id, chat: command.message.chat.id, reply: { message_id: 4242, from: { id: Number(TELEGRAM_BOT_ID), is_bot: true } } })
     expect(await (await sendTelegram(reply)).json()).toMatchObject({ method: 'sendChatAction' })

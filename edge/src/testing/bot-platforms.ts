@@ -200,3 +200,14 @@ export async function imageAt(url: string): Promise<Response> {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** `jobsFor`, once at least `count` jobs exist (a bot job is created after the answer, by the queue's consumer). */
+export async function jobsSoon(prompt: string, count = 1, key = BOT_API_KEY, timeoutMs = 15_000): Promise<ListedJob[]> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const jobs = await jobsFor(prompt, key)
+    if (jobs.length >= count) return jobs
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} jobs for "${prompt}" after ${timeoutMs} ms (${jobs.length})`)
+    await sleep(50)
+  }
+}

@@ -20,6 +20,11 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
+              // No network in the tests: an outbound request that no test intercepts (background work such as a
+              // job's or a bot delivery's retry after its test restored fetch) gets a 503, as a host that is down
+              // would answer, instead of a DNS failure inside workerd.
+              outboundService: (request: Request) =>
+                new Response(`no network in tests: ${request.method} ${new URL(request.url).host}`, { status: 503, headers: { 'retry-after': '60' } }),
               // Tests never read the developer's .dev.vars: every binding they depend on is set here.
               bindings: {
                 GPU_SERVICE_URL: 'http://gpu.test',

@@ -75,7 +75,7 @@ const stack = await startBotStack({
   ...(logFile ? { log: (text: string) => appendFileSync(logFile, text) } : {}),
 })
 const report: Record<string, { answer: { p50: number; p99: number; max: number }; delivery: { p50: number; p99: number; max: number }; answered: number; delivered: number; statuses: Record<string, number> }> = {}
-let baseline = { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }
+const baseline = { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }
 try {
   // Warm-up: one of each, so isolates, Durable Objects and the model are hot.
   for (const platform of platforms) {
@@ -92,7 +92,7 @@ try {
     }),
   )
   floor.sort((a, b) => a - b)
-  baseline = { p50: percentile(floor, 50), p99: percentile(floor, 99), max: floor.at(-1) ?? Number.NaN }
+  Object.assign(baseline, { p50: percentile(floor, 50), p99: percentile(floor, 99), max: floor.at(-1) ?? Number.NaN })
   const run = `${Date.now()}`
   for (const platform of platforms) {
     const batch = Array.from({ length: count }, (_, i) => interaction(stack, platform, i, run))

@@ -56,8 +56,8 @@ async function startOnce(root: string, args: string[], log: (text: string) => vo
     output += chunk.toString()
     log(chunk.toString())
   }
-  child.stdout!.on('data', take)
-  child.stderr!.on('data', take)
+  child.stdout.on('data', take)
+  child.stderr.on('data', take)
   const deadline = Date.now() + readyTimeoutMs
   while (!output.includes('SNOOPI image API is running')) {
     if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`)

@@ -11,7 +11,8 @@ function renderNow(outcome: Outcome): Rendered {
     case 'queued':
       return { answer: jsonAnswer(deferred) }
     case 'image':
-      // A cache hit: the image at once (type 4), nothing to deliver later.
+      // Generations are answered by `pending` (type 5) and delivered later; this is an image outcome's
+      // answer should one ever be rendered on the spot (type 4, the image at once).
       return { answer: jsonAnswer(immediate(imageMessage(outcome.answer))) }
     case 'ask_without':
       return { answer: jsonAnswer(withoutModal(outcome.job, outcome.prompt)) }

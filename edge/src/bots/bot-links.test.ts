@@ -2,22 +2,13 @@
 // a MOCK behind the worker's fetch, see edge/src/testing/bot-platforms.ts).
 import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { botEnv, botFetch, discordCommand, ensureOperatorKey, fakePlatforms, jobsFor, jobsSoon, sendDiscord, DISCORD_APPLICATION_ID } from '../testing/bot-platforms.ts'
+import { describe, expect, it, vi } from 'vitest'
+import { botEnv, botFetch, discordCommand, fakePlatforms, jobsFor, jobsSoon, sendDiscord, DISCORD_APPLICATION_ID, useBotTestHooks } from '../testing/bot-platforms.ts'
 import { createKey } from '../testing/jobs.ts'
 import { pngAnswer } from '../testing/gpu-stand-in.ts'
-import { gpuBreaker } from '../upstream/gpu-client.ts'
 import type { BotLinkCode } from './link-codes.ts'
 
-beforeAll(async () => {
-  await ensureOperatorKey()
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  gpuBreaker.succeeded()
-})
-// Deliveries run in the background (the queue's consumer): let the last ones settle before the file ends.
-afterAll(() => new Promise((resolve) => setTimeout(resolve, 2000)))
+useBotTestHooks()
 
 type Answer = { type: number; data?: { content: string; flags: number } }
 const unique = () => `a white ring ${crypto.randomUUID().slice(0, 8)}`

@@ -4,7 +4,8 @@
 // answered by scripted behaviours; the GPU tier is the usual stand-in (its real signature check).
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, vi } from 'vitest'
+import { gpuBreaker } from '../upstream/gpu-client.ts'
 import { accountStub } from '../accounts/account-stub.ts'
 import type { PlanName } from '../accounts/plans.ts'
 import { createApp } from '../app.ts'
@@ -70,6 +71,22 @@ export async function botFetch(path: string, init: RequestInit, bindings: EdgeBi
 }
 
 /** Gives BOT_API_KEY a key account (once per test file's storage) on `plan`. */
+/**
+ * The hooks every bot test file needs: the operator's key exists before the first test, each test's
+ * mocks and the GPU breaker are reset after it, and background deliveries (the queue's consumer) get a
+ * moment to settle before the file ends.
+ */
+export function useBotTestHooks(): void {
+  beforeAll(async () => {
+    await ensureOperatorKey()
+  })
+  afterEach(() => {
+    vi.restoreAllMocks()
+    gpuBreaker.succeeded()
+  })
+  afterAll(() => new Promise((resolve) => setTimeout(resolve, 2000)))
+}
+
 export async function ensureOperatorKey(plan: PlanName = 'pro'): Promise<void> {
   const stub = accountStub(env, await keyHash(BOT_API_KEY))
   if (await stub.authenticate()) return

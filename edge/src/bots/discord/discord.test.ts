@@ -3,7 +3,7 @@
 // the worker's outbound fetch to discord.test is intercepted), and so is the GPU tier.
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { toHex } from '../bot-crypto.ts'
 import type { BotInstall } from '../bot-install.ts'
 import { installStub, jobStoreStub } from '../bot-service.ts'
@@ -16,7 +16,6 @@ import {
   DISCORD_APPLICATION_ID,
   discordCommand,
   discordHeaders,
-  ensureOperatorKey,
   fakePlatforms,
   imageAt,
   jobsFor,
@@ -25,19 +24,10 @@ import {
   PUBLIC_BASE_URL,
   sendDiscord,
   sleep,
-  type PlatformCall,
+  type PlatformCall, useBotTestHooks
 } from '../../testing/bot-platforms.ts'
-import { gpuBreaker } from '../../upstream/gpu-client.ts'
 
-beforeAll(async () => {
-  await ensureOperatorKey()
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  gpuBreaker.succeeded()
-})
-// Deliveries run in the background (the queue's consumer): let the last ones settle before the file ends.
-afterAll(() => new Promise((resolve) => setTimeout(resolve, 2000)))
+useBotTestHooks()
 
 const unique = () => `a red circle ${crypto.randomUUID().slice(0, 8)}`
 type Answer = { type: number; data?: { content?: string; flags?: number; custom_id?: string; title?: string; components?: unknown[] } }

@@ -1,20 +1,11 @@
 // The Slack bot through the whole worker: real v0 HMAC signatures, the real Durable Objects and queues.
 // Slack itself is a MOCK (edge/src/testing/bot-platforms.ts intercepts the worker's fetch to slack.test and
 // hooks.slack.test); so is the GPU tier.
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { botEnv, botFetch, ensureOperatorKey, fakePlatforms, imageAt, jobsFor, jobsSoon, nowSeconds, sendSlack, sleep, slackHeaders, type PlatformCall } from '../../testing/bot-platforms.ts'
-import { gpuBreaker } from '../../upstream/gpu-client.ts'
+import { describe, expect, it } from 'vitest'
+import { botEnv, botFetch, fakePlatforms, imageAt, jobsFor, jobsSoon, nowSeconds, sendSlack, sleep, slackHeaders, type PlatformCall, useBotTestHooks } from '../../testing/bot-platforms.ts'
 import { deliverSlack, RESPONSE_URL_MS } from './slack-api.ts'
 
-beforeAll(async () => {
-  await ensureOperatorKey()
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  gpuBreaker.succeeded()
-})
-// Deliveries run in the background (the queue's consumer): let the last ones settle before the file ends.
-afterAll(() => new Promise((resolve) => setTimeout(resolve, 2000)))
+useBotTestHooks()
 
 const unique = () => `a blue square ${crypto.randomUUID().slice(0, 8)}`
 const responseUrl = () => `http://hooks.slack.test/commands/T1/${crypto.randomUUID()}`

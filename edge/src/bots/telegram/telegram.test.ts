@@ -1,20 +1,11 @@
 // The Telegram bot through the whole worker: the secret header, the real Durable Objects and queues.
 // Telegram itself is a MOCK (edge/src/testing/bot-platforms.ts intercepts the worker's fetch to
 // telegram.test); so is the GPU tier.
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { botEnv, botFetch, ensureOperatorKey, fakePlatforms, imageAt, jobsFor, jobsSoon, sendTelegram, sleep, TELEGRAM_BOT_ID, telegramHeaders, type PlatformCall } from '../../testing/bot-platforms.ts'
-import { gpuBreaker } from '../../upstream/gpu-client.ts'
+import { describe, expect, it } from 'vitest'
+import { botEnv, botFetch, fakePlatforms, imageAt, jobsFor, jobsSoon, sendTelegram, sleep, TELEGRAM_BOT_ID, telegramHeaders, type PlatformCall, useBotTestHooks } from '../../testing/bot-platforms.ts'
 import { botApiCall } from './telegram-api.ts'
 
-beforeAll(async () => {
-  await ensureOperatorKey()
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  gpuBreaker.succeeded()
-})
-// Deliveries run in the background (the queue's consumer): let the last ones settle before the file ends.
-afterAll(() => new Promise((resolve) => setTimeout(resolve, 2000)))
+useBotTestHooks()
 
 const unique = () => `a green triangle ${crypto.randomUUID().slice(0, 8)}`
 let nextUpdate = Math.floor(Math.random() * 1e6) * 1000

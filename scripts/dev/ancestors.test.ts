@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -8,6 +8,7 @@ import { isRunning, parseProcStat, readProcStat } from './ancestors.ts'
 
 const linux = existsSync('/proc/self/stat')
 const groups: ChildProcess[] = []
+const scratch: string[] = []
 afterEach(() => {
   for (const group of groups.splice(0)) {
     try {
@@ -16,6 +17,7 @@ afterEach(() => {
       // Gone already.
     }
   }
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -32,6 +34,7 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
  */
 function watcherBehindShells(depth: number) {
   const dir = mkdtempSync(join(tmpdir(), 'ancestors-'))
+  scratch.push(dir)
   const script = join(dir, 'watcher.mjs')
   writeFileSync(
     script,

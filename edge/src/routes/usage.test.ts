@@ -3,8 +3,9 @@ import { accountStub } from '../accounts/account-stub.ts'
 import { bearer, bindings, fakeClock, provisionKey, testApp } from '../testing/key-accounts.ts'
 import { keyHash } from '../keys/api-key.ts'
 import { apiKeyAuth } from '../middleware/api-key-auth/index.ts'
-import { consumeImages, rateLimit } from '../middleware/rate-limit/index.ts'
+import { rateLimit } from '../middleware/rate-limit/index.ts'
 import { usageRoutes } from './usage.ts'
+import { chargeImages } from '../testing/charge-images.ts'
 
 const app = testApp((routes) => {
   routes.route('/', usageRoutes)
@@ -12,7 +13,7 @@ const app = testApp((routes) => {
   routes.post('/v1/fake-generation', apiKeyAuth(), rateLimit(), async (c) => {
     const n = Number(c.req.query('n'))
     const hit = c.req.query('cache') === 'hit'
-    if (!hit) await consumeImages(c, n)
+    if (!hit) await chargeImages(c, n)
     await c.get('account').stub.recordUsage({ images: hit ? 0 : n, cacheHits: hit ? 1 : 0, cacheMisses: hit ? 0 : 1 })
     return c.json({ ok: true })
   })

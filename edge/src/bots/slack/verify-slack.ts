@@ -1,4 +1,4 @@
-import { freshTimestamp, fromHex } from '../bot-crypto.ts'
+import { freshTimestamp, fromHex, toHex } from '../bot-crypto.ts'
 
 export const SLACK_SIGNATURE_HEADER = 'x-slack-signature'
 export const SLACK_TIMESTAMP_HEADER = 'x-slack-request-timestamp'
@@ -18,7 +18,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 /** `v0=` + hex HMAC-SHA256(signing secret, `v0:{timestamp}:{body}`): what Slack sends (and what tests sign with). */
 export async function slackSignature(secret: string, timestamp: string, body: string): Promise<string> {
   const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), encoder.encode(`v0:${timestamp}:${body}`))
-  return `v0=${Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, '0')).join('')}`
+  return `v0=${toHex(mac)}`
 }
 
 /**

@@ -4,7 +4,8 @@ import { bearer, bindings, fakeClock, provisionKey, testApp } from '../../testin
 import type { PlanName } from '../../accounts/plans.ts'
 import { keyHash } from '../../keys/api-key.ts'
 import { apiKeyAuth } from '../api-key-auth/index.ts'
-import { consumeImages, rateLimit } from './index.ts'
+import { rateLimit } from './index.ts'
+import { chargeImages } from '../../testing/charge-images.ts'
 
 /** Handlers of `/slow` wait here until the test lets them go. */
 const gate = {
@@ -36,7 +37,7 @@ const app = testApp((routes) => {
     (c) => c.json({ ok: true }),
   )
   routes.post('/limited/images', async (c) => {
-    await consumeImages(c, Number(c.req.query('n')))
+    await chargeImages(c, Number(c.req.query('n')))
     return c.json({ ok: true })
   })
 })

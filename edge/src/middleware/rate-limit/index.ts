@@ -85,23 +85,6 @@ export function rateLimit(): MiddlewareHandler<RateLimitEnv> {
 }
 
 /**
- * Takes `n` images from the key's daily image budget; call it once the body is parsed, before the
- * expensive work. Adds the `"images";q=<per day>;w=86400` policy and its remaining count to the
- * response's rate-limit headers. When the budget is spent: 429 `image_quota_exceeded` with `Retry-After`,
- * and the request's own requests token is given back (see `KeyAccount.consumeImages`).
- * Needs `apiKeyAuth()` and `rateLimit()` before it.
- *
- * @example await consumeImages(c, body.n)
- */
-export async function consumeImages(c: RateLimitedContext, n: number): Promise<Admission> {
-  const { stub } = c.get('account')
-  const admission = await stub.consumeImages(n, c.get('admission')?.slot)
-  if (!admission) throw keyGone()
-  reportImages(c, admission, n)
-  return admission
-}
-
-/**
  * Puts the images quota `images` into the response's rate-limit headers (replacing an earlier one),
  * and, when it is a refusal of `n` images, throws the 429 `image_quota_exceeded` for it. For answers
  * that took the images elsewhere (the generation coordinator charges its leader) or took none (a

@@ -14,6 +14,7 @@ from .checkpoint import log
 from .nets import ModelConfig
 from .scene_clip import ClipSettings, train_scene_clip
 from .stages.autoencoder import AutoencoderSettings, train_autoencoder
+from .stages.paired import PairedSettings
 from .stages.student import StudentSettings
 from .stages.teacher import TeacherSettings, train_teacher
 
@@ -28,7 +29,7 @@ STUDENTS = ("pgsb", "swiftbrush")
 # step instead; on the CPU it would take days.
 GPU_PROFILE = {
     "teacher": dict(steps=30000, text_steps=8000, batch=256, lr=5e-4, warmup=500, ema=0.9995, decay_from=0.6),
-    "students": dict(steps=6000, batch=256, lr=4e-4, eval_every=1000),
+    "students": dict(steps=6000, batch=256, lr=4e-4, eval_every=1000, paired_batch=128),
 }
 
 
@@ -93,9 +94,11 @@ def run_options(args: argparse.Namespace, pgsb: StudentSettings, swiftbrush: Stu
     """The command line's choices as the recipe's typed options (the recipe's module loads when it is needed)."""
     from .recipe import RunOptions
 
+    paired = PairedSettings(count=24, steps=3, chunk=8) if args.quick else PairedSettings()
     return RunOptions(work=args.work, results=args.results, out=args.out, until=args.until, only=args.only, students=args.students,
                       profile=args.profile, device=args.device, threads=args.threads, workers=args.workers, budgets=tuple(args.budget),
-                      student_steps=args.student_steps, quick=args.quick, grounded=args.grounded, pgsb=pgsb, swiftbrush=swiftbrush)
+                      student_steps=args.student_steps, quick=args.quick, grounded=args.grounded, pgsb=pgsb, swiftbrush=swiftbrush,
+                      paired=paired)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         ae_s.steps, teacher_s.steps, teacher_s.text_steps, teacher_s.warmup, clip_s.steps = 20, 30, 15, 5, 20
         for s in (pgsb_s, sb_s):
-            s.steps, s.eval_every, s.warmup = 10, 5, 3
+            s.steps, s.eval_every, s.warmup, s.paired_batch = 10, 5, 3, 2
     if args.student_steps is not None:
         if args.student_steps < 1:
             raise SystemExit("--student-steps must be at least 1")

@@ -15,15 +15,17 @@ from .export import export_bundle, reference_images
 from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet
 from .plot import plot_curves
 from .scene_clip import SceneCLIP
+from .stages.paired import PairedSettings, make_paired_targets
 from .stages.student import StudentResult, StudentSettings, student_finished, train_student
 from .text_features import CaptionEncoder
 
 ALPHA_CANDIDATES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 PROJECTION_ALPHA_CANDIDATES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # NASA with projection removes less per unit α (the API allows α ≤ 2)
 TEACHER_STEPS, TEACHER_KAPPA = 25, 3.0
-BUNDLE_VERSION = "shapes-pgsb-v4"
+BUNDLE_VERSION = "shapes-pgsb-v4"  # the v4 recipe (one-step warm-up, no paired regression); the paired recipe's bundles: PAIRED_BUNDLE_VERSION
+PAIRED_BUNDLE_VERSION = "shapes-pgsb-v5"
 SURVEY_SEEDS = 10  # per pair of the NASA survey (112 pairs)
-EVALUATION_VERSION = 5  # bump when evaluate_all measures something new, so cached evaluations are redone
+EVALUATION_VERSION = 6  # bump when evaluate_all measures something new, so cached evaluations are redone
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RunOptions:
     grounded: bool = False
     pgsb: StudentSettings = field(default_factory=lambda: StudentSettings(kappa_mode="random"))
     swiftbrush: StudentSettings = field(default_factory=lambda: StudentSettings(kappa_mode="fixed"))
+    paired: PairedSettings = field(default_factory=PairedSettings)
 
     def student(self, name: str) -> StudentSettings:
         return {"pgsb": self.pgsb, "swiftbrush": self.swiftbrush}[name]
@@ -64,10 +67,13 @@ def finish(run: RunOptions, models: Trained) -> None:
     encode = CaptionEncoder(models.text)
     curve_fn = lambda unet: student_curve_point(unet, models.ae, encode)  # noqa: E731
     every = 1000 if device.current().type == "cuda" else 100  # a GPU step takes milliseconds
+    # The teacher's DDIM samples the students regress onto, made once before the student processes start (they load them).
+    paired = (make_paired_targets(models.teacher, encode, models.cfg.latent_channels, run.work, run.paired)
+              if run.pgsb.paired_weight > 0 or run.swiftbrush.paired_weight > 0 else None)
 
     def train(name: str) -> StudentResult:
         return train_student(name, models.cfg, run.student(name), models.teacher, models.text, models.ae, run.work, curve_fn, every,
-                             models.scene_clip)
+                             models.scene_clip, paired)
 
     if run.only is not None:
         train(run.only)
@@ -99,19 +105,19 @@ def finish(run: RunOptions, models: Trained) -> None:
     alpha = nasa["projection_alpha"] if projection else nasa["alpha"]
     staging = run.out.with_name(run.out.name + ".staging")
     export_bundle(staging, models.cfg, models.text, pgsb.unet, models.ae, nasa["alpha"],
-                  version=bundle_version(pgsb.batch, models.cfg.zero_padding, projection), trained=pgsb.trained,
+                  version=bundle_version(pgsb.batch, models.cfg.zero_padding, projection, paired=run.pgsb.paired_weight > 0), trained=pgsb.trained,
                   nasa_projection_alpha=alpha if projection else None)
     write_json(staging / "reference-images.json", reference_images(models.text, pgsb.unet, models.ae, alpha, projection=projection))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 
 
-def bundle_version(student_batch: int, grounded: bool, projection: bool = False) -> str:
+def bundle_version(student_batch: int, grounded: bool, projection: bool = False, paired: bool = False) -> str:
     """The exported bundle's version: it names what decides the images, because the edge caches
     images under it. The committed default's PG-SB student trained at the GPU profile's batch (256),
     a CPU retrain's at 32 (`-cpu`); the grounded recipe adds `-grounded`; a bundle whose negative
     prompts use NASA with projection by default adds `-nasa-proj` (the same weights with plain NASA by
-    default draw other images for the same request)."""
-    return (BUNDLE_VERSION + ("-cpu" if student_batch <= StudentSettings().batch else "") + ("-grounded" if grounded else "")
+    default draw other images for the same request); a student of the paired recipe is `v5`."""
+    return ((PAIRED_BUNDLE_VERSION if paired else BUNDLE_VERSION) + ("-cpu" if student_batch <= StudentSettings().batch else "") + ("-grounded" if grounded else "")
             + ("-nasa-proj" if projection else ""))
 
 
@@ -203,11 +209,12 @@ def evaluate_all(run: RunOptions, models: Trained, pgsb_result: StudentResult, s
     n = results["nasa"]
     log("evaluate", f"removal success without NASA {n['without']['success']:.3f}, with NASA {n['with']['success']:.3f}, "
         f"with projection {n['with_projection']['success']:.3f}")
-    survey, survey_seeds = survey_pairs(), list(range(200_000, 200_000 + (2 if run.quick else SURVEY_SEEDS)))
-    results["nasa_survey"] = {"pairs": len(survey), "seeds": len(survey_seeds), **{
+    # The survey: the seen two-object pairs α was not tuned on (the eight pairs' seven two-object ones left out).
+    survey, survey_seeds = survey_pairs(untuned=True), list(range(200_000, 200_000 + (2 if run.quick else SURVEY_SEEDS)))
+    results["nasa_survey"] = {"pairs": len(survey), "seeds": len(survey_seeds), "untuned": True, **{
         key: removal_rates(unet, ae, encode, survey_seeds, alpha, pairs=survey, projection=p) for key, unet, alpha, p in forms}}
     sv = results["nasa_survey"]
-    log("evaluate", f"all {len(survey)} seen two-object pairs: success without NASA {sv['without']['success']:.3f}, "
+    log("evaluate", f"the {len(survey)} seen two-object pairs α was not tuned on: success without NASA {sv['without']['success']:.3f}, "
         f"with NASA {sv['with']['success']:.3f}, with projection {sv['with_projection']['success']:.3f}")
     results["settings"] = {"pgsb": pgsb_s.__dict__, "swiftbrush": sb_s.__dict__, "seeds_per_caption": seeds_per_caption}
     return results
@@ -274,8 +281,9 @@ def write_results(folder: Path, results: dict) -> None:
         cells = [nasa[key]["per_pair"][i] for key in ("without", "with", "with_projection") if key in nasa]
         lines.append(f"| {pair['prompt']} | {pair['negative']} | " + " | ".join(f"{c:.0%}" for c in cells) + " |")
     survey = results["nasa_survey"]
-    lines += ["", f"NASA beyond those pairs: every seen two-object caption with each of its objects as the negative "
-              f"({survey['pairs']} pairs × {survey['seeds']} seeds, the α values above):", "",
+    lines += ["", "NASA beyond those pairs: every seen two-object caption with each of its objects as the negative "
+              + ("but the tuning pairs above, " if survey.get("untuned") else "")
+              + f"({survey['pairs']} pairs × {survey['seeds']} seeds, the α values above):", "",
               "| | removed | kept | success | clean | exact | pairs with success ≥ 90% |" if exact_rows else
               "| | removed | kept | success | clean | pairs with success ≥ 90% |",
               "| --- | --- | --- | --- | --- | --- | --- |" if exact_rows else "| --- | --- | --- | --- | --- | --- |"]

@@ -152,7 +152,7 @@ class GroundedStagesTest(unittest.TestCase):
             ae = train_autoencoder(cfg, AutoencoderSettings(steps=3, batch=8), work)
             teacher, text = train_teacher(cfg, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1, grounding=0.5), ae, work)
             self.assertEqual(torch.load(work / "teacher.pt")["recipe"], "grounded")
-            settings = StudentSettings(steps=5, batch=8, eval_every=5, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0, grounding=1.0)
+            settings = StudentSettings(steps=5, batch=8, eval_every=5, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0, grounding=1.0, paired_weight=0.0)
             result = train_student("pgsb", cfg, settings, teacher, text, ae, work)
             self.assertEqual(result.steps, 5)
             for model in (teacher, result.unet):

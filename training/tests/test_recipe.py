@@ -78,7 +78,7 @@ class GroundedRecipeTest(unittest.TestCase):
             grounded = torch.load(work / "teacher.pt")
             self.assertEqual((grounded["recipe"], grounded["settings"]["grounding"]), ("grounded", 0.02))
             self.assertEqual(torch.load(work / "teacher-plain" / "teacher.pt")["settings"], plain["settings"])
-            self.assertEqual(sorted(p.name for p in work.iterdir() if p.suffix == ".pt"), ["autoencoder.pt", "pgsb.pt", "scene_clip.pt", "teacher.pt"])
+            self.assertEqual(sorted(p.name for p in work.iterdir() if p.suffix == ".pt"), ["autoencoder.pt", "paired-targets.pt", "pgsb.pt", "scene_clip.pt", "teacher.pt"])
             self.assertNotIn("moved", run_recipe(work, "--threads", "1", "--until", "pgsb", "--grounded"))  # a rerun resumes, nothing moves
 
 
@@ -104,6 +104,10 @@ class BundleVersionTest(unittest.TestCase):
         self.assertEqual(versions[(256, False, False)], "shapes-pgsb-v4")
         self.assertEqual(versions[(32, False, True)], "shapes-pgsb-v4-cpu-nasa-proj")
         self.assertEqual(len(set(versions.values())), 8)
+        # A student of the paired recipe draws other images from the same request: a version of its own.
+        paired = {bundle_version(batch, grounded, projection, paired=True) for batch, grounded, projection in versions}
+        self.assertEqual(bundle_version(32, False, True, paired=True), "shapes-pgsb-v5-cpu-nasa-proj")
+        self.assertEqual(len(paired | set(versions.values())), 16)
         committed = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/snoopi.json").read_text())
         self.assertEqual(committed["version"], versions[(256, False, "nasa_projection_alpha" in committed)])
         unet_config = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/unet/config.json").read_text())
@@ -153,6 +157,10 @@ class ResultsTablesTest(unittest.TestCase):
         for objects, negative in REMOVAL_PAIRS:
             if len(objects) == 2:
                 self.assertIn((frozenset(objects), negative), unordered, "the reported two-object pairs are among them")
+        untuned = {(frozenset(objs), neg) for objs, neg in survey_pairs(untuned=True)}
+        tuning = {(frozenset(objs), neg) for objs, neg in REMOVAL_PAIRS if len(objs) == 2}
+        self.assertEqual(len(tuning), 7)
+        self.assertEqual(untuned, unordered - tuning, "the untuned survey: all but the pairs α is tuned on")
 
 
 if __name__ == "__main__":

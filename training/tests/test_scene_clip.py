@@ -68,7 +68,7 @@ class SceneClipTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as work:
             work = Path(work)
             ae, teacher = AutoEncoder(TINY), UNet(TINY)
-            settings = StudentSettings(steps=2, batch=4, lora_rank=4, clip_weight=5.0, warmup=0)
+            settings = StudentSettings(steps=2, batch=4, lora_rank=4, clip_weight=5.0, warmup=0, paired_weight=0.0)
             with self.assertRaises(ValueError):
                 train_student("s", TINY, settings, teacher, self.text, ae, work)
             result = train_student("s", TINY, settings, teacher, self.text, ae, work, scene_clip=SceneCLIP(TINY.text_width).eval())

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from tests.helpers import TINY
+from tests.helpers import TINY, tiny_pairs
 from snoopi_train import scenes
 from snoopi_train.clip_ids import caption_ids
 from snoopi_train.diffusion import add_noise, guided_eps, one_step, teacher_one_step
@@ -189,9 +189,11 @@ class StudentTest(unittest.TestCase):
             points = []
             curve_fn = lambda unet: points.append(1) or {"held_out": 0.5}  # noqa: E731
             clip = SceneCLIP(TINY.text_width).eval().requires_grad_(False)  # the default recipe adds the CLIP loss
+            pairs = tiny_pairs(teacher, text, work)  # and the paired regression
             for mode in ("random", "fixed"):
                 settings = StudentSettings(kappa_mode=mode, steps=6, batch=4, eval_every=3, lora_rank=4, warmup=2)
-                result = train_student(f"student-{mode}", TINY, settings, teacher, text, ae, work, curve_fn, checkpoint_every=3, scene_clip=clip)
+                result = train_student(f"student-{mode}", TINY, settings, teacher, text, ae, work, curve_fn, checkpoint_every=3, scene_clip=clip,
+                                       paired=pairs)
                 self.assertEqual([p["step"] for p in result.curve], [0, 3, 6])
                 changed = any(not torch.equal(p, q) for p, q in zip(result.unet.parameters(), teacher.parameters()))
                 self.assertTrue(changed, mode)
@@ -202,7 +204,7 @@ class StudentTest(unittest.TestCase):
             self.assertFalse((work / "student-random.ckpt").exists())
             # Asking for more steps later extends the finished student instead of starting again.
             longer = StudentSettings(kappa_mode="random", steps=9, batch=4, eval_every=3, lora_rank=4, warmup=2)
-            extended = train_student("student-random", TINY, longer, teacher, text, ae, work, curve_fn, checkpoint_every=3, scene_clip=clip)
+            extended = train_student("student-random", TINY, longer, teacher, text, ae, work, curve_fn, checkpoint_every=3, scene_clip=clip, paired=pairs)
             self.assertEqual([p["step"] for p in extended.curve], [0, 3, 6, 9])
             self.assertEqual(torch.load(work / "student-random.pt")["step"], 9)
 
@@ -212,7 +214,7 @@ class StudentTest(unittest.TestCase):
             work = Path(work)
             ae = train_autoencoder(TINY, AutoencoderSettings(steps=3, batch=8), work)
             teacher, text = train_teacher(TINY, TeacherSettings(steps=4, text_steps=2, batch=8, warmup=1), ae, work)
-            settings = StudentSettings(steps=6, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.9)
+            settings = StudentSettings(steps=6, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.9, paired_weight=0.0)
             result = train_student("avg", TINY, settings, teacher, text, ae, work)
             state = torch.load(work / "avg.pt")
             self.assertEqual(state["prediction"], "sample")
@@ -220,11 +222,11 @@ class StudentTest(unittest.TestCase):
             self.assertTrue(any(not torch.equal(average[k], last[k]) for k in average), "the average differs from the last weights")
             self.assertTrue(all(torch.equal(v, result.unet.state_dict()[k]) for k, v in average.items()), "the result is the average")
             # Without an average the saved student is the last weights.
-            train_student("plain", TINY, StudentSettings(steps=6, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0), teacher, text, ae, work)
+            train_student("plain", TINY, StudentSettings(steps=6, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0, paired_weight=0.0), teacher, text, ae, work)
             self.assertNotIn("training_unet", torch.load(work / "plain.pt"))
             # Identical up to the end of the warm-up: the average starts from the student there.
-            early_avg = train_student("early-avg", TINY, StudentSettings(steps=2, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.9), teacher, text, ae, work)
-            early_plain = train_student("early-plain", TINY, StudentSettings(steps=2, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0), teacher, text, ae, work)
+            early_avg = train_student("early-avg", TINY, StudentSettings(steps=2, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.9, paired_weight=0.0), teacher, text, ae, work)
+            early_plain = train_student("early-plain", TINY, StudentSettings(steps=2, batch=4, lora_rank=4, warmup=2, clip_weight=0.0, ema=0.0, paired_weight=0.0), teacher, text, ae, work)
             for (k, a), b in zip(early_avg.unet.state_dict().items(), early_plain.unet.state_dict().values()):
                 self.assertTrue(torch.equal(a, b), k)
 
@@ -237,7 +239,7 @@ class StudentTest(unittest.TestCase):
             torch.save(old, work / "pgsb.pt")  # a v3 file: no "prediction", no warm-up setting
             self.assertFalse(student_finished(old, 6))
             self.assertTrue(student_finished({**old, "settings": {"warmup": 300}}, 6), "an x0 file of before the record counts as x0")
-            result = train_student("pgsb", TINY, StudentSettings(steps=3, batch=4, lora_rank=4, warmup=1, clip_weight=0.0), teacher, text, ae, work)
+            result = train_student("pgsb", TINY, StudentSettings(steps=3, batch=4, lora_rank=4, warmup=1, clip_weight=0.0, paired_weight=0.0), teacher, text, ae, work)
             self.assertEqual(result.steps, 3)
             self.assertEqual(torch.load(work / "pgsb.pt")["prediction"], "sample")
             self.assertEqual(torch.load(work / "pgsb.pt.epsilon-student")["curve"], old["curve"], "the old file is kept, renamed")
@@ -252,7 +254,7 @@ class StudentTest(unittest.TestCase):
             with torch.no_grad():
                 target = teacher_one_step(teacher, z, cond)
                 before = F.mse_loss(one_step(teacher, z, cond), target).item()  # the student starts as the teacher
-            settings = StudentSettings(steps=150, warmup=150, batch=16, lora_rank=4, clip_weight=0.0, lr=5e-3)
+            settings = StudentSettings(steps=150, warmup=150, batch=16, lora_rank=4, clip_weight=0.0, lr=5e-3, paired_weight=0.0)  # the v4 warm-up
             student = train_student("warm", TINY, settings, teacher, text, ae, work).unet
             with torch.no_grad():
                 after = F.mse_loss(one_step(student, z, cond), target).item()

@@ -20,6 +20,7 @@ from ..text_features import CaptionEncoder, CaptionPooler
 from .autoencoder import decode_latents
 from .common import StepBudget, follow_average, report_every
 from .distillation import clip_margin_loss, vsd_gradient, vsd_loss
+from .paired import PairedTargets, paired_loss
 from .teacher import saved_recipe
 
 
@@ -32,7 +33,9 @@ class StudentSettings:
     steps: int = 5000
     batch: int = 32
     lr: float = 4e-4  # constant for the first half, then linearly down to 0 (an x0-predicting student: 1e-4 measured 26% after 500 steps, 4e-4 60%)
-    warmup: int = 300  # first steps: regress the output to the teacher's one-step x0 (the student predicts x0; the teacher ε)
+    warmup: int = 300  # first steps: only the paired regression (paired_weight 0: regress onto the teacher's one-step x0 estimate)
+    paired_weight: float = 1.0  # DMD's paired regression onto the teacher's DDIM samples from the same noise (paired.py), kept during VSD; 0: off (the v4 recipe)
+    paired_batch: int = 16  # of the batch's entries after the warm-up, how many are stored pairs (the warm-up's are all)
     lora_lr: float = 1e-3
     lora_rank: int = 16
     lora_scale: float = 2.0
@@ -107,6 +110,18 @@ def set_aside_if_other_prediction(path: Path, name: str) -> None:
             log(name, f"{path.name} predicts {found}, this recipe's students predict {STUDENT_PREDICTION}: moved to {aside.name}, training again")
 
 
+def set_aside_if_other_regression(path: Path, name: str, paired_weight: float) -> None:
+    """A student of the other warm-up (onto the one-step estimate, without the paired regression, or the
+    other way round) is renamed and trained again: extending it would mix two recipes."""
+    if path.exists():
+        saved = float(device.load(path).get("settings", {}).get("paired_weight", 0.0))
+        if (saved > 0) != (paired_weight > 0):
+            aside = path.with_name(path.name + (".paired-student" if saved > 0 else ".one-step-warmup-student"))
+            path.replace(aside)
+            log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} the paired regression, this run "
+                f"{'with' if paired_weight > 0 else 'without'}: moved to {aside.name}, training again")
+
+
 def load_student(work: Path, name: str = "pgsb") -> tuple[AutoEncoder, TextEncoder, UNet]:
     """A finished work folder's autoencoder, text encoder (the teacher's, of its recipe) and student,
     for looking at the student after training (samples, probes)."""
@@ -130,16 +145,23 @@ class StudentTraining:
     `evaluate_fn(unet) -> dict` gives the curve."""
 
     def __init__(self, name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet, text: TextEncoder, ae: AutoEncoder,
-                 work: Path, evaluate_fn=None, checkpoint_every: int = 100, scene_clip: SceneCLIP | None = None):
+                 work: Path, evaluate_fn=None, checkpoint_every: int = 100, scene_clip: SceneCLIP | None = None,
+                 paired: PairedTargets | None = None):
         self.name, self.cfg, self.s, self.teacher, self.text, self.ae = name, cfg, s, teacher, text, ae
         self.evaluate_fn, self.checkpoint_every, self.scene_clip = evaluate_fn, checkpoint_every, scene_clip
+        self.paired = paired if s.paired_weight > 0 else None
+        if s.paired_weight > 0 and paired is None:
+            raise ValueError("paired_weight > 0 needs the paired targets (stages/paired.py)")
+        if s.paired_weight > 0 and s.grounding > 0:
+            raise ValueError("the student's grounding loss needs the scenes of its batch; stored pairs have none: use one or the other")
         self.final, self.ckpt = work / f"{name}.pt", work / f"{name}.ckpt"
         self.curve: list[dict] = []
 
     def run(self) -> StudentResult:
         self.student = UNet(self.cfg)
-        set_aside_if_other_prediction(self.final, self.name)
-        set_aside_if_other_prediction(self.ckpt, self.name)
+        for path in (self.final, self.ckpt):
+            set_aside_if_other_prediction(path, self.name)
+            set_aside_if_other_regression(path, self.name, self.s.paired_weight)
         finished = self._finished_or_extend()
         if finished is not None:
             return finished
@@ -220,15 +242,24 @@ class StudentTraining:
         for group in self.opt.param_groups:
             group["lr"] = student_lr(s, step)
         g = step_generator(s.seed, step)
+        z = device.put(torch.randn((s.batch, self.cfg.latent_channels, 8, 8), generator=g))
+        target = None
+        if self.paired is not None:  # the first entries become stored pairs: their caption, their noise, the teacher's sample
+            pair_captions, z_pairs, target = self.paired.draw(s.batch if step < s.warmup else min(s.paired_batch, s.batch), g)
+            captions = pair_captions + list(captions[len(pair_captions):])
+            z = torch.cat([z_pairs, z[len(pair_captions):]])
         cond = self.encode(captions)
         uncond = self.uncond_one.expand(s.batch, -1, -1)
-        z = device.put(torch.randn((s.batch, self.cfg.latent_channels, 8, 8), generator=g))
         x0 = one_step(self.student, z, cond)
         metrics: dict[str, float] = {}
         if step < s.warmup:
-            loss = self._warmup_loss(x0, z, cond)
+            loss = self._warmup_loss(x0, z, cond, target)
         else:
             loss = self._distillation_loss(x0, z, cond, uncond, captions, batch_scenes, g, metrics)
+            if target is not None:
+                paired = paired_loss(x0[: len(target)], target, s.batch)
+                loss = loss + s.paired_weight * paired
+                metrics["paired"] = paired.item()
         self.opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
@@ -238,9 +269,12 @@ class StudentTraining:
         self._follow_average(step)
         self._after_step(step, loss, metrics)
 
-    def _warmup_loss(self, x0: torch.Tensor, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """The student predicts x0 and starts from the ε-predicting teacher's weights: first it
-        learns to give what the teacher's one-step estimate gives."""
+    def _warmup_loss(self, x0: torch.Tensor, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+        """The student predicts x0 and starts from the ε-predicting teacher's weights: first it learns
+        the teacher's DDIM samples of the stored pairs (`target`, the whole batch); without pairs
+        (the v4 recipe), what the teacher's one-step estimate gives, which barely depends on z."""
+        if target is not None:
+            return paired_loss(x0, target, self.s.batch)
         with torch.no_grad():
             target = teacher_one_step(self.frozen_teacher, z, cond)
         return F.mse_loss(x0, target)
@@ -309,7 +343,7 @@ class StudentTraining:
 
     def _save_final(self) -> None:
         # The final file keeps the whole training state, so a later run with more steps can extend it.
-        save_atomic({**self._state(self.s.steps), "settings": self.s.__dict__}, self.final)
+        save_atomic(self._state(self.s.steps), self.final)
         self.ckpt.unlink(missing_ok=True)
         log(self.name, "done")
 
@@ -317,13 +351,14 @@ class StudentTraining:
         """"unet": the student to evaluate and export (the average); "training_unet": the weights that
         train on, when they differ."""
         state = {"step": step, "prediction": STUDENT_PREDICTION, "unet": self.average.state_dict(), "lora_teacher": self.lora_teacher.state_dict(),
-                 "opt": self.opt.state_dict(), "lora_opt": self.lora_opt.state_dict(), "curve": self.curve}
+                 "opt": self.opt.state_dict(), "lora_opt": self.lora_opt.state_dict(), "curve": self.curve, "settings": self.s.__dict__}
         if self.average is not self.student:
             state["training_unet"] = self.student.state_dict()
         return state
 
 
 def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet, text: TextEncoder, ae: AutoEncoder,
-                  work: Path, evaluate_fn=None, checkpoint_every: int = 100, scene_clip: SceneCLIP | None = None) -> StudentResult:
+                  work: Path, evaluate_fn=None, checkpoint_every: int = 100, scene_clip: SceneCLIP | None = None,
+                  paired: PairedTargets | None = None) -> StudentResult:
     """VSD distillation of the teacher into a one-step generator (StudentTraining)."""
-    return StudentTraining(name, cfg, s, teacher, text, ae, work, evaluate_fn, checkpoint_every, scene_clip).run()
+    return StudentTraining(name, cfg, s, teacher, text, ae, work, evaluate_fn, checkpoint_every, scene_clip, paired).run()

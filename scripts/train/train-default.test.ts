@@ -110,6 +110,8 @@ describe('npm run train:default', () => {
     expect(plain).not.toContain('--grounded')
     expect(plain[plain.indexOf('--work') + 1]).toBe('/tmp/w')
     expect(plain[plain.indexOf('--results') + 1]).toMatch(/training\/results$/)
+    const budgets = parse(['--budget', 'pgsb=3000', '--budget', 'swiftbrush=3000'])
+    expect(budgets.join(' ')).toContain('--budget pgsb=3000 --budget swiftbrush=3000')
   })
 
   it('explains itself with --help', async () => {

@@ -32,6 +32,8 @@ Options:
   --results <dir>   tables, curves and the plot (default training/results)
   --until <stage>   stop after autoencoder|teacher|scene_clip|pgsb|swiftbrush|evaluate|export
   --student-steps N steps of each student (default 5000); a larger N later extends finished students
+  --budget S=SEC    cap stage S (teacher, pgsb or swiftbrush) at SEC seconds of wall time: after a
+                    short probe of its speed its step count is lowered to what fits (repeatable)
   --students <how>  together (default: both students at once, one process each with half the
                     threads) or one-by-one
   --device <d>      cpu (default), cuda, or auto
@@ -54,6 +56,7 @@ export const OPTIONS = {
   grounded: { type: 'boolean', default: false },
   until: { type: 'string' },
   'student-steps': { type: 'string' },
+  budget: { type: 'string', multiple: true },
   students: { type: 'string' },
   device: { type: 'string' },
   profile: { type: 'string' },
@@ -71,6 +74,7 @@ export function recipeArgs(values: ReturnType<typeof parseArgs<{ options: typeof
   if (values.until) args.push('--until', values.until)
   if (values['student-steps']) args.push('--student-steps', values['student-steps'])
   if (values.students) args.push('--students', values.students)
+  for (const budget of values.budget ?? []) args.push('--budget', budget)
   if (values.device) args.push('--device', values.device)
   if (values.profile) args.push('--profile', values.profile)
   if (values.quick) args.push('--quick')

@@ -11,7 +11,7 @@ import { jsonBody } from './middleware/json-body/index.ts'
 import { rateLimit } from './middleware/rate-limit/index.ts'
 import { requestId } from './middleware/request-id/index.ts'
 import { ADMIN_MAX_BODY_BYTES, adminKeyRoutes } from './routes/admin-keys.ts'
-import { generationRoutes, validateGeneration, validationHook } from './routes/generations.ts'
+import { generationRoutes, lookUpHit, validateGeneration, validationHook } from './routes/generations.ts'
 import { healthRoutes } from './routes/health.ts'
 import { pageRoutes } from './routes/pages.ts'
 import { imageRoutes } from './routes/images.ts'
@@ -52,8 +52,9 @@ export function createApp(): OpenAPIHono<EdgeEnv> {
     '/v1/images/generations',
     jsonBody({ maxBytes: MAX_BODY_BYTES }),
     validateGeneration,
-    // One Durable Object call authenticates, checks the scope and admits (rate limit, concurrency).
-    apiKeyAuth({ admitFor: 'images:generate' }),
+    // One Durable Object call authenticates, checks the scope and admits (rate limit, concurrency); for a
+    // request the cache answers (looked up first), it also counts the hit, and nothing is settled after.
+    apiKeyAuth({ admitFor: 'images:generate', lookUpHit }),
     rateLimit(),
     idempotency('generations'),
   )

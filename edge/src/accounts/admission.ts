@@ -29,6 +29,11 @@ export interface Admission {
   /** The concurrency slot a request admission holds; hand it back with `release(slot)`. */
   slot?: string
   /**
+   * A cache hit's admission (`KeyAccount.enterHit`): it holds no slot and its hit is already counted,
+   * so nothing is left to settle after the response.
+   */
+  cacheHit?: true
+  /**
    * On a request admission: the images quota as it stands, nothing taken, so that an answer that
    * takes no images (a cache hit, a coalesced answer) still reports it.
    */

@@ -207,3 +207,63 @@ describe('KeyAccount', () => {
     expect((await stub.usage())?.total.requests).toBe(3)
   })
 })
+
+describe('KeyAccount.enterHit (a cache hit in one call)', () => {
+  const own = { keyId: record().id, cacheScope: 'shared' } as const
+
+  it('admits a hit in the key’s own namespace: a request token, no slot, the request and the hit counted in the same call', async () => {
+    const { stub } = await account('test') // 3 requests a minute, 2 in flight
+    const entered = await stub.enterHit('images:generate', own)
+    expect(entered?.record).toEqual(record())
+    expect(entered?.admission).toMatchObject({ allowed: true, cacheHit: true, policy: 'requests', remaining: 2, images: { policy: 'images', remaining: 5 } })
+    expect(entered?.admission?.slot).toBeUndefined()
+    const usage = await stub.usage()
+    expect([usage?.inFlight, usage?.today.requests, usage?.today.cacheHits, usage?.total.cacheHits, usage?.remaining]).toEqual([0, 1, 1, 1, { requests: 2, images: 5 }])
+  })
+
+  it('is a plain admission (a slot, nothing counted but the request) when the namespace is not the key’s', async () => {
+    const { stub } = await account('pro')
+    for (const other of [
+      { keyId: record().id, cacheScope: 'private' },
+      { keyId: 'key_SOMEONEELSE0', cacheScope: 'private' },
+    ] as const) {
+      const entered = await stub.enterHit('images:generate', other)
+      expect(entered?.admission).toMatchObject({ allowed: true })
+      expect(entered?.admission?.cacheHit).toBeUndefined()
+      expect(entered?.admission?.slot).toBeDefined()
+    }
+    const usage = await stub.usage()
+    expect([usage?.inFlight, usage?.today.requests, usage?.today.cacheHits]).toEqual([2, 2, 0])
+  })
+
+  it('confirms a private key’s namespace by its id, and a pre-scope record’s as shared', async () => {
+    const stub = accountStub(env, `test-${crypto.randomUUID()}`)
+    await stub.create({ ...record('pro'), cacheScope: 'private' })
+    expect((await stub.enterHit('images:generate', { keyId: record().id, cacheScope: 'private' }))?.admission?.cacheHit).toBe(true)
+    expect((await stub.enterHit('images:generate', own))?.admission?.cacheHit).toBeUndefined()
+    const { stub: old } = await account('pro') // a record without cacheScope
+    expect((await old.enterHit('images:generate', { keyId: 'key_ANYTHING0000', cacheScope: 'shared' }))?.admission?.cacheHit).toBe(true)
+  })
+
+  it('refuses a hit like any request (rate limit, concurrency), writing nothing; a revoked key or a missing scope gets nothing', async () => {
+    const { stub, clock } = await account('test') // 3 requests a minute, 2 in flight
+    const held = [await stub.admitRequest(), await stub.admitRequest()]
+    expect(await stub.enterHit('images:generate', own)).toMatchObject({ admission: { allowed: false, refusedBy: 'concurrency', retryAfterSeconds: 1, remaining: 1 } })
+    await stub.release(held[0]?.slot ?? '')
+    expect((await stub.enterHit('images:generate', own))?.admission).toMatchObject({ allowed: true, cacheHit: true, remaining: 0 })
+    const refused = (await stub.enterHit('images:generate', own))?.admission
+    expect(refused).toMatchObject({ allowed: false, refusedBy: 'requests', remaining: 0, retryAfterSeconds: 20 })
+    let usage = await stub.usage()
+    expect([usage?.today.requests, usage?.today.cacheHits, usage?.inFlight]).toEqual([3, 1, 1])
+    clock.advance(20_000)
+    expect((await stub.enterHit('images:generate', own))?.admission).toMatchObject({ allowed: true, cacheHit: true })
+
+    const scoped = accountStub(env, `test-${crypto.randomUUID()}`)
+    await scoped.create({ ...record('test'), scopes: ['usage:read'] })
+    expect(await scoped.enterHit('images:generate', own)).toEqual({ record: { ...record('test'), scopes: ['usage:read'] }, admission: null })
+    await stub.revoke()
+    expect(await stub.enterHit('images:generate', own)).toBeNull()
+    usage = await stub.usage()
+    expect([usage?.today.requests, usage?.today.cacheHits]).toEqual([4, 2])
+  })
+})

@@ -3,7 +3,7 @@ import type { EdgeBindings } from '../config/edge-config.ts'
 import type { JobCounts, JobView } from '../jobs/job-record.ts'
 import { rotate, signingSecrets, type WebhookSecrets } from '../webhooks/webhook-secret.ts'
 import { AccountJobs } from './account-jobs.ts'
-import type { AccountRecord, Scope } from './account-record.ts'
+import { cacheScopeOf, sameCacheNamespace, type AccountRecord, type KeyCacheScope, type Scope } from './account-record.ts'
 import { describeBucket, type Admission } from './admission.ts'
 import { PLANS, type Plan } from './plans.ts'
 import { fullBucket, refill, secondsUntil, take, wholeTokens, type BucketSpec, type BucketState } from './token-bucket.ts'
@@ -47,6 +47,12 @@ export type JobAdmission =
   | { ok: true; images: Admission }
   | { ok: false; refusedBy: 'queue'; limit: number; retryAfterSeconds: number; images: Admission; requests?: Admission }
   | { ok: false; refusedBy: 'images'; images: Admission }
+
+/** What `enter` and `enterHit` answer for a known, unrevoked key: its record, and its admission (null: it lacks the scope). */
+export interface Entered {
+  record: AccountRecord
+  admission: Admission | null
+}
 
 /** How long a key over its job cap is told to wait (jobs take seconds; the cap frees as they finish). */
 const QUEUE_FULL_RETRY_S = 5
@@ -142,42 +148,34 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
    */
   admitRequest(): Admission | null {
     const record = this.authenticate()
-    if (!record) return null
-    const plan = PLANS[record.plan]
-    const spec = requestSpec(plan)
-    const now = this.clock()
-    const bucket = refill(this.bucket(REQUEST_BUCKET, spec, now), spec, now)
-    const slots = this.liveSlots(now)
-    const images = this.imageQuota(plan, now)
-
-    const taken = take(bucket, 1)
-    if (!taken.taken) {
-      const described = describeBucket(bucket, spec, requestQuota(plan))
-      return { allowed: false, refusedBy: 'requests', retryAfterSeconds: Math.max(1, described.resetSeconds), ...described, images }
-    }
-    if (Object.keys(slots).length >= plan.maxConcurrent) {
-      // How long the others run is unknown: suggest a short wait (leases bound the worst case).
-      return { allowed: false, refusedBy: 'concurrency', retryAfterSeconds: 1, ...describeBucket(bucket, spec, requestQuota(plan)), images }
-    }
-    const slot = crypto.randomUUID()
-    slots[slot] = now + SLOT_LEASE_MS
-    this.ctx.storage.transactionSync(() => {
-      this.ctx.storage.kv.put(REQUEST_BUCKET, taken.state)
-      this.ctx.storage.kv.put(SLOTS, slots)
-      this.count(now, { requests: 1 })
-    })
-    return { allowed: true, retryAfterSeconds: 0, slot, ...describeBucket(taken.state, spec, requestQuota(plan)), images }
+    return record ? this.admit(record, 'request') : null
   }
 
   /**
    * Authentication, the scope check and admission in one call (one round trip on the hot path of
    * generation requests). A key without `scope` is not admitted, so it takes neither a token nor a slot.
    */
-  enter(scope: Scope): { record: AccountRecord; admission: Admission | null } | null {
+  enter(scope: Scope): Entered | null {
     const record = this.authenticate()
     if (!record) return null
     if (!record.scopes.includes(scope)) return { record, admission: null }
-    return { record, admission: this.admitRequest() }
+    return { record, admission: this.admit(record, 'request') }
+  }
+
+  /**
+   * `enter` for a request the worker found already answered in the cache namespace `cache` (looked up
+   * before this call, under the scope the worker last saw this key have): the whole of a cache hit's
+   * account work in one call. When `cache` is this key's namespace, the request is admitted as a hit:
+   * the same checks as any request (revocation, scope, a request token, the concurrency cap), no slot
+   * taken, and the request and its hit counted in the same write, so nothing is left to settle. When it
+   * is not (the worker's hint was wrong), this is `enter` exactly: the worker goes the miss path with the
+   * slot it gets, and never serves what it found under the other namespace.
+   */
+  enterHit(scope: Scope, cache: KeyCacheScope): Entered | null {
+    const record = this.authenticate()
+    if (!record) return null
+    if (!record.scopes.includes(scope)) return { record, admission: null }
+    return { record, admission: this.admit(record, sameCacheNamespace(cacheScopeOf(record), cache) ? 'hit' : 'request') }
   }
 
   /** Hands a concurrency slot back. False when it was not held (already released or expired). */
@@ -350,6 +348,46 @@ export class KeyAccount extends DurableObject<EdgeBindings> {
     }
     const { images, cacheHits, cacheMisses } = settlement.usage
     this.count(now, { images: count(images), cacheHits: count(cacheHits), cacheMisses: count(cacheMisses) })
+  }
+
+  /**
+   * The admission of a `request` (a token and a slot, the request counted) or of a cache `hit` (a token,
+   * no slot, but refused like any request while the key has `maxConcurrent` in flight; the request and
+   * its hit counted). Nothing is written on a refusal.
+   */
+  private admit(record: AccountRecord, kind: 'request' | 'hit'): Admission {
+    const plan = PLANS[record.plan]
+    const spec = requestSpec(plan)
+    const now = this.clock()
+    const bucket = refill(this.bucket(REQUEST_BUCKET, spec, now), spec, now)
+    const slots = this.liveSlots(now)
+    const images = this.imageQuota(plan, now)
+
+    const taken = take(bucket, 1)
+    if (!taken.taken) {
+      const described = describeBucket(bucket, spec, requestQuota(plan))
+      return { allowed: false, refusedBy: 'requests', retryAfterSeconds: Math.max(1, described.resetSeconds), ...described, images }
+    }
+    if (Object.keys(slots).length >= plan.maxConcurrent) {
+      // How long the others run is unknown: suggest a short wait (leases bound the worst case).
+      return { allowed: false, refusedBy: 'concurrency', retryAfterSeconds: 1, ...describeBucket(bucket, spec, requestQuota(plan)), images }
+    }
+    const described = describeBucket(taken.state, spec, requestQuota(plan))
+    if (kind === 'hit') {
+      this.ctx.storage.transactionSync(() => {
+        this.ctx.storage.kv.put(REQUEST_BUCKET, taken.state)
+        this.count(now, { requests: 1, cacheHits: 1 })
+      })
+      return { allowed: true, retryAfterSeconds: 0, cacheHit: true, ...described, images }
+    }
+    const slot = crypto.randomUUID()
+    slots[slot] = now + SLOT_LEASE_MS
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.kv.put(REQUEST_BUCKET, taken.state)
+      this.ctx.storage.kv.put(SLOTS, slots)
+      this.count(now, { requests: 1 })
+    })
+    return { allowed: true, retryAfterSeconds: 0, slot, ...described, images }
   }
 
   /** The images quota as it stands at `now`, nothing taken. */

@@ -1,4 +1,4 @@
-import type { CacheScope } from '../accounts/account-record.ts'
+import type { KeyCacheScope } from '../accounts/account-record.ts'
 import type { CanonicalRequest } from '../cache/canonical-request.ts'
 import { ImageStore, type GenerationManifest } from '../cache/image-store.ts'
 import { imageId, requestHash } from '../cache/request-keys.ts'
@@ -22,31 +22,37 @@ export type GenerationWork = Omit<GenerationJob, 'requestId' | 'payer'>
 export type GenerationPayer = GenerationJob['payer']
 
 /**
- * The request's cache key and the hash its seeds come from. A `private` key's requests are cached
- * in its own namespace (no cross-key hits either way); their seeds stay the canonical request's, so
- * a private key gets the very images a shared one would, stored apart.
+ * The request's cache key in a key's cache scope. A `private` key's requests are cached in its own
+ * namespace (no cross-key hits either way).
  */
-async function cacheKeys(secret: string, canonical: CanonicalRequest, scope: { keyId: string; cacheScope: CacheScope }): Promise<{ hash: string; seedHash: string }> {
-  const seedHash = await requestHash(secret, canonical)
-  const hash = scope.cacheScope === 'private' ? await requestHash(secret, canonical, scope.keyId) : seedHash
+export function cacheKey(secret: string, canonical: CanonicalRequest, scope: KeyCacheScope): Promise<string> {
+  return scope.cacheScope === 'private' ? requestHash(secret, canonical, scope.keyId) : requestHash(secret, canonical)
+}
+
+/**
+ * The request's cache key (`hash`: computed here unless the caller has it already) and the hash its
+ * seeds come from: a private key's seeds stay the canonical request's, so it gets the very images a
+ * shared one would, stored apart.
+ */
+async function cacheKeys(secret: string, canonical: CanonicalRequest, scope: KeyCacheScope, known?: string): Promise<{ hash: string; seedHash: string }> {
+  const hash = known ?? (await cacheKey(secret, canonical, scope))
+  const seedHash = scope.cacheScope === 'private' ? await requestHash(secret, canonical) : hash
   return { hash, seedHash }
 }
 
-/** The generation a canonical request asks for, in the cache scope of the key that sends it. */
-export async function prepareGeneration(
-  config: EdgeConfig,
-  canonical: CanonicalRequest,
-  scope: { keyId: string; cacheScope: CacheScope },
-  force: boolean,
-): Promise<GenerationWork> {
-  const { hash, seedHash } = await cacheKeys(config.CACHE_KEY_SECRET, canonical, scope)
-  const seeds = imageSeeds(canonical, seedHash)
+/**
+ * The generation a canonical request asks for, in the cache scope of the key that sends it. `hash`:
+ * its cache key in that scope, when the caller computed it already (`cacheKey`).
+ */
+export async function prepareGeneration(config: EdgeConfig, canonical: CanonicalRequest, scope: KeyCacheScope, force: boolean, hash?: string): Promise<GenerationWork> {
+  const keys = await cacheKeys(config.CACHE_KEY_SECRET, canonical, scope, hash)
+  const seeds = imageSeeds(canonical, keys.seedHash)
   return {
-    hash,
+    hash: keys.hash,
     upstream: generateBodyFor(canonical, seeds[0] as bigint, config.GPU_TIMEOUT_MS),
     model: canonical.model,
     version: canonical.version,
-    imageIds: await Promise.all(seeds.map((_, i) => imageId(config.CACHE_KEY_SECRET, hash, i))),
+    imageIds: await Promise.all(seeds.map((_, i) => imageId(config.CACHE_KEY_SECRET, keys.hash, i))),
     ext: canonical.output_format,
     force,
   }

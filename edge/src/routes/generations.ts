@@ -1,13 +1,14 @@
 import { createRoute } from '@hono/zod-openapi'
-import { Hono, type MiddlewareHandler } from 'hono'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { sameCacheNamespace, type KeyCacheScope } from '../accounts/account-record.ts'
 import { errorSchema, generationRequestSchema, generationResponseSchema, type GenerationRequest } from '../api/generation-schema.ts'
 import type { EdgeEnv } from '../edge-env.ts'
 import { canonicalRequest, type CanonicalRequest } from '../cache/canonical-request.ts'
-import type { GenerationManifest } from '../cache/image-store.ts'
+import { ImageStore, type GenerationManifest } from '../cache/image-store.ts'
 import { forcesRegeneration } from '../cache/forced-regeneration.ts'
 import type { EdgeConfig } from '../config/edge-config.ts'
 import { ApiError } from '../errors/api-error.ts'
-import { cacheAnswer, cachedManifest, imageData, outcomeError, prepareGeneration, publicBase, runGeneration, type CacheAnswer } from '../generation/generation-path.ts'
+import { cacheAnswer, cacheKey, imageData, outcomeError, prepareGeneration, publicBase, runGeneration, type CacheAnswer } from '../generation/generation-path.ts'
 import { reportImages } from '../middleware/rate-limit/index.ts'
 
 /** The route's OpenAPI description (app.ts registers it; the body is validated once, by `validateGeneration`). */
@@ -73,6 +74,32 @@ export function parseGeneration(raw: unknown, config: EdgeConfig): { body: Gener
   return { body, canonical: canonicalRequest(body, model) }
 }
 
+/** What `lookUpHit` found before admission: the cache key in the scope it looked under, and the stored answer or null. */
+export interface HitLookup {
+  scope: KeyCacheScope
+  hash: string
+  manifest: GenerationManifest | null
+}
+
+/**
+ * `apiKeyAuth({ lookUpHit })` of the generation route: looks the request up in the cache (the
+ * isolate's manifest memo, then R2) under `scope`, the key's cache scope as this isolate last saw it,
+ * before the key's Durable Object is called. True when a stored answer exists there: the one Durable
+ * Object call is then `enterHit`, which confirms the scope (or admits the request as a miss when it is
+ * not the key's), checks the key and its limits, and counts the hit. Manifests never change once
+ * written, so what is found here is what a lookup after admission would find. Only for answers that
+ * need nothing after that call: URLs (base64 answers read the images from R2 while they are in
+ * flight, so they keep a concurrency slot), no `Idempotency-Key` (its record may answer instead of
+ * the route), and no forced regeneration.
+ */
+export async function lookUpHit(c: Context<EdgeEnv>, scope: KeyCacheScope): Promise<boolean> {
+  if (c.get('generation').response_format !== 'url' || c.req.header('idempotency-key') !== undefined || forcesRegeneration(c.req.raw.headers)) return false
+  const hash = await cacheKey(c.get('config').CACHE_KEY_SECRET, c.get('canonical'), scope)
+  const manifest = await new ImageStore(c.env.IMAGES).getManifest(hash)
+  c.set('hitLookup', { scope, hash, manifest })
+  return manifest !== null
+}
+
 /**
  * `POST /v1/images/generations`. The body was validated (and the model and size checked) before any
  * storage was touched; then the key was authenticated and rate-limited. A request whose canonical
@@ -82,26 +109,34 @@ export function parseGeneration(raw: unknown, config: EdgeConfig): { body: Gener
  * all identical concurrent misses, charges only the request that leads it, and stores the images in
  * R2 before anyone is answered. Every answer reports the images quota; `created` is the answer's time
  * (never the stored generation's, which would tell when someone first asked).
+ *
+ * A hit that `lookUpHit` found before admission was admitted and counted by the key's one Durable
+ * Object call (`admission.cacheHit`): nothing is settled after its response.
  */
 export const generationRoutes = new Hono<EdgeEnv>().post('/v1/images/generations', async (c) => {
   const body = c.get('generation')
   const config = c.get('config')
   const canonical = c.get('canonical')
   const account = c.get('account')
-  const work = await prepareGeneration(config, canonical, account, forcesRegeneration(c.req.raw.headers))
-  const stored = await cachedManifest(c.env.IMAGES, work)
-  const slot = c.get('admission')?.slot
+  const admission = c.get('admission')
+  const force = forcesRegeneration(c.req.raw.headers)
+  // A lookup made before admission in this key's own namespace stands (absence too: the coordinator looks again).
+  const lookup = c.get('hitLookup')
+  const looked = lookup && sameCacheNamespace(lookup.scope, account) ? lookup : undefined
+  const hash = looked?.hash ?? (await cacheKey(config.CACHE_KEY_SECRET, canonical, account))
+  const stored = looked ? looked.manifest : force ? null : await new ImageStore(c.env.IMAGES).getManifest(hash)
+  const slot = admission?.slot
   const payer = { account: account.stub.id.toString(), ...(slot === undefined ? {} : { slot }) }
-  const outcome = stored ? null : await runGeneration(c.env, work, c.get('requestId'), payer)
+  const outcome = stored ? null : await runGeneration(c.env, await prepareGeneration(config, canonical, account, force, hash), c.get('requestId'), payer)
   // The payer's quota after its charge (a refused one throws the 429 here), else the admission's view.
-  const images = outcome?.images ?? c.get('admission')?.images
+  const images = outcome?.images ?? admission?.images
   if (images) reportImages(c, images, canonical.n)
   if (outcome && !outcome.ok) throw outcomeError(outcome)
   const manifest = outcome ? outcome.manifest : (stored as GenerationManifest)
   const answer: CacheAnswer = cacheAnswer(outcome)
   const miss = answer === 'MISS'
-  // Counted after the response, with the slot's release, by rateLimit().
-  c.set('usage', { images: miss ? canonical.n : 0, cacheHits: miss ? 0 : 1, cacheMisses: miss ? 1 : 0 })
+  // Counted after the response, with the slot's release, by rateLimit(); a hit admitted as one is counted already.
+  if (!admission?.cacheHit) c.set('usage', { images: miss ? canonical.n : 0, cacheHits: miss ? 0 : 1, cacheMisses: miss ? 1 : 0 })
   c.header('x-cache', answer)
   const baseUrl = publicBase(config, new URL(c.req.url).origin)
   return c.json({ created: Math.floor(Date.now() / 1000), data: await imageData(c.env.IMAGES, manifest, { responseFormat: body.response_format, revisedPrompt: canonical.prompt, baseUrl }) }, 200)

@@ -1,10 +1,11 @@
-import type { MiddlewareHandler } from 'hono'
-import type { AccountRecord, CacheScope, Scope } from '../../accounts/account-record.ts'
+import type { Context, MiddlewareHandler } from 'hono'
+import { cacheScopeOf, type AccountRecord, type CacheScope, type KeyCacheScope, type Scope } from '../../accounts/account-record.ts'
 import type { Admission } from '../../accounts/admission.ts'
 import { accountStub, type KeyAccountStub } from '../../accounts/account-stub.ts'
 import type { EdgeBindings } from '../../config/edge-config.ts'
 import { ApiError } from '../../errors/api-error.ts'
 import { keyHash, parseApiKey } from '../../keys/api-key.ts'
+import { cacheScopeHints } from './cache-scope-hints.ts'
 import { UnknownKeyLimit } from './unknown-key-limit.ts'
 
 /** The authenticated key of a request: its public id, owner, plan, scopes and its Durable Object. */
@@ -28,6 +29,14 @@ export interface ApiKeyAuthOptions {
    * hot path. Default: authenticate only.
    */
   admitFor?: Scope
+  /**
+   * With `admitFor`: whether the request is already answered in the cache, looked up before the
+   * Durable Object call under `scope`, the cache scope this isolate last saw the key authenticate with
+   * (only asked when there is such a hint). True: the call is `KeyAccount.enterHit`, which admits the
+   * request as a cache hit (no concurrency slot; the hit counted in the same write) if `scope` is the
+   * key's, and as any request otherwise (the admission then has a slot and no `cacheHit`).
+   */
+  lookUpHit?: (c: Context, scope: KeyCacheScope) => Promise<boolean>
 }
 
 /** One per isolate, shared by every route: a key that authenticated on one route is known on all. */
@@ -52,11 +61,13 @@ function unauthorized(realm: string, message: string, internal?: string): ApiErr
  * any storage is touched. A well-formed key is looked up in its own Durable Object — never in KV —
  * so a revocation takes effect on the very next request (Durable Objects are strongly consistent).
  * Lookups of keys not seen authenticate lately spend the client IP's `AUTH_LIMITER` budget (429
- * `too_many_unknown_keys` once it is gone; see `unknown-key-limit.ts`).
+ * `too_many_unknown_keys` once it is gone; see `unknown-key-limit.ts`). Every key that authenticates
+ * leaves its cache scope as a hint for `lookUpHit` (see `cache-scope-hints.ts`); the Durable Object
+ * still answers every request, so a hint never decides whether a key is valid or what it may read.
  *
  * @example app.post('/v1/images/generations', apiKeyAuth(), requireScope('images:generate'), rateLimit(), handler)
  */
-export function apiKeyAuth({ realm = 'snoopi', admitFor }: ApiKeyAuthOptions = {}): MiddlewareHandler<{
+export function apiKeyAuth({ realm = 'snoopi', admitFor, lookUpHit }: ApiKeyAuthOptions = {}): MiddlewareHandler<{
   Bindings: EdgeBindings
   Variables: AccountVariables
 }> {
@@ -76,11 +87,22 @@ export function apiKeyAuth({ realm = 'snoopi', admitFor }: ApiKeyAuthOptions = {
     const hash = await keyHash(parsed.key)
     await unknownKeys.admit(c.env.AUTH_LIMITER, hash, c.req.header('cf-connecting-ip'))
     const stub = accountStub(c.env, hash)
-    const entered = admitFor ? await stub.enter(admitFor) : { record: await stub.authenticate(), admission: undefined }
+    const hint = admitFor && lookUpHit ? cacheScopeHints.get(hash) : undefined
+    const hit = hint !== undefined && lookUpHit !== undefined && (await lookUpHit(c, hint))
+    const entered = !admitFor
+      ? { record: await stub.authenticate(), admission: undefined }
+      : hit
+        ? await stub.enterHit(admitFor, hint)
+        : await stub.enter(admitFor)
     const record = entered?.record
     unknownKeys.settle(hash, record !== undefined && record !== null)
-    if (!record) throw unauthorized(realm, 'Incorrect API key provided.', 'unknown or revoked key')
-    c.set('account', { keyId: record.id, owner: record.owner, plan: record.plan, scopes: record.scopes, cacheScope: record.cacheScope ?? 'shared', stub })
+    if (!record) {
+      cacheScopeHints.forget(hash)
+      throw unauthorized(realm, 'Incorrect API key provided.', 'unknown or revoked key')
+    }
+    const { cacheScope } = cacheScopeOf(record)
+    cacheScopeHints.learn(hash, { keyId: record.id, cacheScope })
+    c.set('account', { keyId: record.id, owner: record.owner, plan: record.plan, scopes: record.scopes, cacheScope, stub })
     if (admitFor) {
       if (!entered.admission) throw insufficientScope(admitFor)
       c.set('admission', entered.admission)

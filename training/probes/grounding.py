@@ -1,4 +1,4 @@
-"""The grounding probes of training/results/README.md ("Grounded recipe probes"): short runs that test a
+"""The grounding probes of training/results/HISTORY.md ("Grounded recipe probes"): short runs that test a
 change to the teacher or the student for NASA, against a control, in about 30 minutes each on two cores.
 
     cd training

@@ -1,4 +1,4 @@
-"""Inference-side NASA variants on a trained PG-SB student (training/results/README.md, "NASA beyond
+"""Inference-side NASA variants on a trained PG-SB student (training/results/HISTORY.md, "NASA beyond
 those eight pairs"): the eight removal pairs × 40 seeds and the survey (112 pairs × 10 seeds), α
 swept, one line per setting.
 

@@ -18,7 +18,7 @@ describe('edgeConfig', () => {
         MODELS: [{ id: 'm', version: '1', sizes: ['512x512'] }],
         PUBLIC_BASE_URL: undefined,
         WEBHOOK_ALLOW_LOOPBACK_HTTP: false,
-        JOB_RETRY_WINDOW_S: 600,
+        JOB_RETRY_WINDOW_S: 1800,
       },
     })
   })

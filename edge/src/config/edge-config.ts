@@ -3,6 +3,13 @@ import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/contract/request-signatur
 import type { BotBindings } from '../bots/bot-settings.ts'
 
 /** The Workers rate-limiting binding (`[[ratelimits]]` in wrangler.toml), as far as the edge uses it. */
+/**
+ * How long a job keeps retrying an unavailable GPU tier by default: 30 minutes, longer than the
+ * upper estimate of a sleeping tier's cold start (about 20 minutes, infra/README.md "Sleeping at
+ * zero"), so jobs queued while it sleeps are served when it wakes.
+ */
+export const DEFAULT_JOB_RETRY_WINDOW_S = 1800
+
 export interface RateLimiterBinding {
   limit(options: { key: string }): Promise<{ success: boolean }>
 }
@@ -80,7 +87,7 @@ const edgeConfigSchema = z.object({
     .enum(['true', 'false'], { error: 'must be "true" or "false"' })
     .default('false')
     .transform((v) => v === 'true'),
-  JOB_RETRY_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(600),
+  JOB_RETRY_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(DEFAULT_JOB_RETRY_WINDOW_S),
 })
 
 export type EdgeConfig = z.infer<typeof edgeConfigSchema>

@@ -3,7 +3,7 @@ import { accountStubById } from '../accounts/account-stub.ts'
 import type { Admission } from '../accounts/admission.ts'
 import type { JobAdmission } from '../accounts/key-account.ts'
 import type { GenerationManifest } from '../cache/image-store.ts'
-import { edgeConfig, type EdgeBindings } from '../config/edge-config.ts'
+import { DEFAULT_JOB_RETRY_WINDOW_S, edgeConfig, type EdgeBindings } from '../config/edge-config.ts'
 import type { ErrorType } from '../errors/api-error.ts'
 import { publicBase, type CacheAnswer, type GenerationWork } from '../generation/generation-path.ts'
 import { attemptDelivery, nextAttemptDelay } from '../webhooks/webhook-delivery.ts'
@@ -200,7 +200,7 @@ export class ImageJob extends DurableObject<EdgeBindings> {
     const now = this.clock()
     const since = state.unavailableSince ?? now
     const config = edgeConfig(this.env)
-    const windowMs = (config.ok ? config.config.JOB_RETRY_WINDOW_S : 600) * 1000
+    const windowMs = (config.ok ? config.config.JOB_RETRY_WINDOW_S : DEFAULT_JOB_RETRY_WINDOW_S) * 1000
     if (now - since >= windowMs) {
       await this.fail(error)
       return { action: 'done' }

@@ -2,7 +2,6 @@ import { z } from 'zod'
 import { MIN_SECRET_LENGTH } from '@snoopi/gpu-service/contract/request-signature'
 import type { BotBindings } from '../bots/bot-settings.ts'
 
-/** The Workers rate-limiting binding (`[[ratelimits]]` in wrangler.toml), as far as the edge uses it. */
 /**
  * How long a job keeps retrying an unavailable GPU tier by default: 30 minutes, longer than the
  * upper estimate of a sleeping tier's cold start (about 20 minutes, infra/README.md "Sleeping at
@@ -10,6 +9,7 @@ import type { BotBindings } from '../bots/bot-settings.ts'
  */
 export const DEFAULT_JOB_RETRY_WINDOW_S = 1800
 
+/** The Workers rate-limiting binding (`[[ratelimits]]` in wrangler.toml), as far as the edge uses it. */
 export interface RateLimiterBinding {
   limit(options: { key: string }): Promise<{ success: boolean }>
 }

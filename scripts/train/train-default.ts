@@ -17,14 +17,16 @@ const ROOT = resolve(import.meta.dirname, '../..')
 const HELP = `Usage: npm run train:default [-- options]
 
 Trains the built-in default model (procedural shapes, 32×32) with the PG-SB recipe in training/:
-autoencoder → teacher → SceneCLIP (for the CLIP loss) → PG-SB student and fixed-κ SwiftBrush student
-→ evaluation → ONNX export, then checks the bundle in the TypeScript pipeline and installs it as
+autoencoder → teacher → SceneCLIP (for the CLIP loss) → the teacher's samples of stored noise →
+PG-SB student and fixed-κ SwiftBrush student → evaluation → ONNX export, then checks the bundle in the TypeScript pipeline and installs it as
 gpu-service/assets/default-bundle. About 2 h on two CPU cores. Interrupted? Run the same command
 again: it resumes.
 
-The committed bundle's PG-SB student trained with a GPU (89% prompt adherence; training/results/
-README.md); the CPU recipe's students reach ~83% held-out. Installing replaces the committed bundle
-(\`git restore gpu-service/assets/default-bundle\` brings it back); --out elsewhere keeps it.
+The committed bundle (v4) has a GPU-trained PG-SB student whose seeds change nothing; this recipe
+(v5, the students regress onto the teacher's samples of stored noise) reached 89% held-out adherence
+with a new layout per seed on two cores, but loses on NASA (training/results/README.md). Installing
+replaces the committed bundle (\`git restore gpu-service/assets/default-bundle\` brings it back);
+--out elsewhere keeps it (e.g. --out .cache/bundles/v5).
 
 Options:
   --work <dir>      checkpoints (default .cache/training)

@@ -60,7 +60,7 @@ def parse_budgets(values: list[str]) -> dict[str, float]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python3 -m snoopi_train",
-        description="Train the built-in default model: autoencoder → teacher → SceneCLIP (for the CLIP loss) → PG-SB and fixed-κ SwiftBrush "
+        description="Train the built-in default model: autoencoder → teacher → SceneCLIP (for the CLIP loss) → the teacher's samples of stored noise → PG-SB and fixed-κ SwiftBrush "
         "students → evaluation → ONNX bundle export. Rerun the same command to resume after an interruption.",
     )
     p.add_argument("--work", type=Path, default=Path("../.cache/training"), help="checkpoints and stage outputs (default ../.cache/training)")

@@ -1,5 +1,5 @@
 """A work folder's PG-SB student evaluated as the recipe does (adherence on 500 + 500 images; each NASA
-form's α tuned on seeds 100000+, then eight pairs × 100 seeds and the survey), without the teacher and
+form's α tuned on seeds 100000+, then eight pairs × 100 seeds and the survey of the 105 untuned pairs; seed diversity too), without the teacher and
 SwiftBrush rows — for a run that trained only that student (`--only pgsb`), e.g. the grounded one:
 
     cd training && python3 probes/student_eval.py ../.cache/training-grounded
@@ -10,7 +10,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pathlib import Path
 import torch
-from snoopi_train.evaluate import adherence, eval_set, one_step_images, removal_rates, survey_pairs
+from snoopi_train.evaluate import eval_set, one_step_images, removal_rates, split_metrics, survey_pairs
 from snoopi_train.recipe import ALPHA_CANDIDATES, PROJECTION_ALPHA_CANDIDATES
 from snoopi_train.stages.student import load_student
 from snoopi_train.text_features import CaptionEncoder
@@ -21,13 +21,15 @@ encode = CaptionEncoder(text)
 print("recipe", "grounded" if text.zero_padding else "plain", flush=True)
 for split in ("held_out", "seen"):
     captions, objects, seeds = eval_set(split, 25)
-    print(split, f"{adherence(one_step_images(unet, ae, encode, captions, seeds), objects):.3f}", flush=True)
+    m = split_metrics(one_step_images(unet, ae, encode, captions, seeds), objects, captions)
+    a, d = m["adherence_interval"], m["diversity_interval"]
+    print(split, f"adherence {a['mean']:.3f} ({a['low']:.2f}–{a['high']:.2f}) diversity {d['mean']:.3f} ({d['low']:.2f}–{d['high']:.2f})", flush=True)
 tuning = list(range(100_000, 100_040))
 for projection, cands in ((False, ALPHA_CANDIDATES), (True, PROJECTION_ALPHA_CANDIDATES)):
     sweep = [removal_rates(unet, ae, encode, tuning, a, projection=projection) for a in cands]
     best = max(sweep, key=lambda r: (r["success"], -r["alpha"]))
     print("projection" if projection else "plain", "sweep", [(r["alpha"], round(r["success"], 2)) for r in sweep], "→", best["alpha"], flush=True)
     r = removal_rates(unet, ae, encode, list(range(100)), best["alpha"], projection=projection)
-    s = removal_rates(unet, ae, encode, list(range(200_000, 200_010)), best["alpha"], pairs=survey_pairs(), projection=projection)
+    s = removal_rates(unet, ae, encode, list(range(200_000, 200_010)), best["alpha"], pairs=survey_pairs(untuned=True), projection=projection)
     print(f"  eight pairs × 100: removed {r['removed']:.3f} kept {r['kept']:.3f} success {r['success']:.3f} clean {r['clean']:.3f} per pair {[round(x, 2) for x in r['per_pair']]}", flush=True)
-    print(f"  survey: removed {s['removed']:.3f} kept {s['kept']:.3f} success {s['success']:.3f} clean {s['clean']:.3f} ≥90%: {sum(x >= 0.9 for x in s['per_pair'])}", flush=True)
+    print(f"  survey: removed {s['removed']:.3f} kept {s['kept']:.3f} success {s['success']:.3f} clean {s['clean']:.3f} exact {s['exact']:.3f} ≥90%: {sum(x >= 0.9 for x in s['per_pair'])}", flush=True)

@@ -125,10 +125,6 @@ def caption_interval(per_caption: Sequence[float]) -> dict:
     return {"mean": mean, "se": se, "low": max(0.0, mean - half), "high": min(1.0, mean + half), "units": n}
 
 
-def adherence_by_caption(images: np.ndarray, objects, captions) -> list[float]:
-    return [float(np.mean(group)) for group in by_caption([adheres(im, objs) for im, objs in zip(images, objects)], captions)]
-
-
 def layouts_differ(a: list[Found], b: list[Found], tolerance: float = POSITION_TOLERANCE) -> bool:
     """Whether two images' layouts differ: another set of (colour, shape) objects, or an object of a
     kind moved further than `tolerance` pixels (objects of one kind matched to each other the closest way)."""
@@ -146,11 +142,6 @@ def seed_pair_diversity(layouts: Sequence[list[Found]]) -> float:
     """The fraction of pairs of seeds (of one caption) whose detected layouts differ."""
     pairs = list(itertools.combinations(range(len(layouts)), 2))
     return float(np.mean([layouts_differ(layouts[i], layouts[j]) for i, j in pairs])) if pairs else math.nan
-
-
-def diversity_by_caption(images: np.ndarray, captions) -> list[float]:
-    """Per caption: the fraction of its seed pairs whose layouts differ (objects or positions)."""
-    return [seed_pair_diversity(group) for group in by_caption([layout(im) for im in images], captions)]
 
 
 def split_metrics(images: np.ndarray, objects, captions) -> dict:

@@ -58,8 +58,11 @@ export async function prepareGeneration(config: EdgeConfig, canonical: Canonical
   }
 }
 
-/** The stored answer of this work, or null (always null when the client forces a new generation). */
-export function cachedManifest(bucket: R2Bucket, work: GenerationWork): Promise<GenerationManifest | null> {
+/**
+ * The stored answer under a cache key, or null (always null when the client forces a new generation).
+ * Takes the work, or just its key and `force` when the work is made only on a miss.
+ */
+export function cachedManifest(bucket: R2Bucket, work: Pick<GenerationWork, 'hash' | 'force'>): Promise<GenerationManifest | null> {
   return work.force ? Promise.resolve(null) : new ImageStore(bucket).getManifest(work.hash)
 }
 

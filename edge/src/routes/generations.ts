@@ -8,7 +8,7 @@ import { ImageStore, type GenerationManifest } from '../cache/image-store.ts'
 import { forcesRegeneration } from '../cache/forced-regeneration.ts'
 import type { EdgeConfig } from '../config/edge-config.ts'
 import { ApiError } from '../errors/api-error.ts'
-import { cacheAnswer, cacheKey, imageData, outcomeError, prepareGeneration, publicBase, runGeneration, type CacheAnswer } from '../generation/generation-path.ts'
+import { cacheAnswer, cachedManifest, cacheKey, imageData, outcomeError, prepareGeneration, publicBase, runGeneration, type CacheAnswer } from '../generation/generation-path.ts'
 import { reportImages } from '../middleware/rate-limit/index.ts'
 
 /** The route's OpenAPI description (app.ts registers it; the body is validated once, by `validateGeneration`). */
@@ -124,7 +124,7 @@ export const generationRoutes = new Hono<EdgeEnv>().post('/v1/images/generations
   const lookup = c.get('hitLookup')
   const looked = lookup && sameCacheNamespace(lookup.scope, account) ? lookup : undefined
   const hash = looked?.hash ?? (await cacheKey(config.CACHE_KEY_SECRET, canonical, account))
-  const stored = looked ? looked.manifest : force ? null : await new ImageStore(c.env.IMAGES).getManifest(hash)
+  const stored = looked ? looked.manifest : await cachedManifest(c.env.IMAGES, { hash, force })
   const slot = admission?.slot
   const payer = { account: account.stub.id.toString(), ...(slot === undefined ? {} : { slot }) }
   const outcome = stored ? null : await runGeneration(c.env, await prepareGeneration(config, canonical, account, force, hash), c.get('requestId'), payer)

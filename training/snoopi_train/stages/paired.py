@@ -18,6 +18,7 @@ import torch
 from .. import device, scenes
 from ..checkpoint import Progress, log, save_atomic
 from ..diffusion import ddim_sample
+from ..evaluate import latent_noise
 from ..nets import UNet
 from ..text_features import CaptionEncoder
 
@@ -50,9 +51,9 @@ class PairedTargets:
 
 
 def pair_noise(s: PairedSettings, start: int, size: int, channels: int) -> torch.Tensor:
-    """The noise of pairs start..start+size-1: each pair's a pure function of the seed and its index."""
-    return torch.stack([torch.randn((channels, 8, 8), generator=torch.Generator().manual_seed(s.seed * 1_000_003 + i))
-                        for i in range(start, start + size)])
+    """The noise of pairs start..start+size-1, on the CPU: each pair's is the evaluation's latent noise of
+    its own seed (a pure function of the settings' seed and the pair's index)."""
+    return latent_noise([s.seed * 1_000_003 + i for i in range(start, start + size)], channels).cpu()
 
 
 def make_paired_targets(teacher: UNet, encode: CaptionEncoder, channels: int, work: Path, s: PairedSettings | None = None) -> PairedTargets:

@@ -99,27 +99,26 @@ def student_finished(state: dict, steps: int) -> bool:
     return int(state.get("step", steps)) >= steps or "lora_teacher" not in state
 
 
-def set_aside_if_other_prediction(path: Path, name: str) -> None:
-    """An older recipe's student (another parametrisation) in the work folder is renamed, not loaded
-    as if it predicted x0 (it would be evaluated as noise) and not deleted."""
-    if path.exists():
-        found = student_prediction(device.load(path))
-        if found != STUDENT_PREDICTION:
-            aside = path.with_name(path.name + f".{found}-student")
-            path.replace(aside)
-            log(name, f"{path.name} predicts {found}, this recipe's students predict {STUDENT_PREDICTION}: moved to {aside.name}, training again")
-
-
-def set_aside_if_other_regression(path: Path, name: str, paired_weight: float) -> None:
-    """A student of the other warm-up (onto the one-step estimate, without the paired regression, or the
-    other way round) is renamed and trained again: extending it would mix two recipes."""
-    if path.exists():
-        saved = float(device.load(path).get("settings", {}).get("paired_weight", 0.0))
-        if (saved > 0) != (paired_weight > 0):
-            aside = path.with_name(path.name + (".paired-student" if saved > 0 else ".one-step-warmup-student"))
-            path.replace(aside)
-            log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} the paired regression, this run "
-                f"{'with' if paired_weight > 0 else 'without'}: moved to {aside.name}, training again")
+def set_aside_if_other_recipe(path: Path, name: str, paired_weight: float) -> None:
+    """A student in the work folder that this run must not extend is renamed (not deleted) and trained
+    again: one of another parametrisation (an older recipe's ε student would be evaluated as noise),
+    or one of the other warm-up (onto the one-step estimate without the paired regression, or the other
+    way round: extending it would mix two recipes). The file is read once."""
+    if not path.exists():
+        return
+    state = device.load(path)
+    found = student_prediction(state)
+    if found != STUDENT_PREDICTION:
+        aside = path.with_name(path.name + f".{found}-student")
+        path.replace(aside)
+        log(name, f"{path.name} predicts {found}, this recipe's students predict {STUDENT_PREDICTION}: moved to {aside.name}, training again")
+        return
+    saved = float(state.get("settings", {}).get("paired_weight", 0.0))
+    if (saved > 0) != (paired_weight > 0):
+        aside = path.with_name(path.name + (".paired-student" if saved > 0 else ".one-step-warmup-student"))
+        path.replace(aside)
+        log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} the paired regression, this run "
+            f"{'with' if paired_weight > 0 else 'without'}: moved to {aside.name}, training again")
 
 
 def load_student(work: Path, name: str = "pgsb") -> tuple[AutoEncoder, TextEncoder, UNet]:
@@ -160,8 +159,7 @@ class StudentTraining:
     def run(self) -> StudentResult:
         self.student = UNet(self.cfg)
         for path in (self.final, self.ckpt):
-            set_aside_if_other_prediction(path, self.name)
-            set_aside_if_other_regression(path, self.name, self.s.paired_weight)
+            set_aside_if_other_recipe(path, self.name, self.s.paired_weight)
         finished = self._finished_or_extend()
         if finished is not None:
             return finished

@@ -100,9 +100,9 @@ export function apiKeyAuth({ realm = 'snoopi', admitFor, lookUpHit }: ApiKeyAuth
       cacheScopeHints.forget(hash)
       throw unauthorized(realm, 'Incorrect API key provided.', 'unknown or revoked key')
     }
-    const { cacheScope } = cacheScopeOf(record)
-    cacheScopeHints.learn(hash, { keyId: record.id, cacheScope })
-    c.set('account', { keyId: record.id, owner: record.owner, plan: record.plan, scopes: record.scopes, cacheScope, stub })
+    const scope = cacheScopeOf(record)
+    cacheScopeHints.learn(hash, scope)
+    c.set('account', { keyId: record.id, owner: record.owner, plan: record.plan, scopes: record.scopes, cacheScope: scope.cacheScope, stub })
     if (admitFor) {
       if (!entered.admission) throw insufficientScope(admitFor)
       c.set('admission', entered.admission)

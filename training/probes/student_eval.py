@@ -3,6 +3,9 @@ form's α tuned on seeds 100000+, then eight pairs × 100 seeds and the survey o
 SwiftBrush rows — for a run that trained only that student (`--only pgsb`), e.g. the grounded one:
 
     cd training && python3 probes/student_eval.py ../.cache/training-grounded
+
+The survey is also reported in two halves: the combinations a `--removal` student's removal pairs may
+use as prompts, and the untouched ones (stages/removal.py).
 """
 import os
 import sys
@@ -12,6 +15,7 @@ from pathlib import Path
 import torch
 from snoopi_train.evaluate import eval_set, one_step_images, removal_rates, split_metrics, survey_pairs
 from snoopi_train.recipe import ALPHA_CANDIDATES, PROJECTION_ALPHA_CANDIDATES
+from snoopi_train.stages.removal import removal_training_combo
 from snoopi_train.stages.student import load_student
 from snoopi_train.text_features import CaptionEncoder
 torch.set_num_threads(2)
@@ -25,6 +29,9 @@ for split in ("held_out", "seen"):
     a, d = m["adherence_interval"], m["diversity_interval"]
     print(split, f"adherence {a['mean']:.3f} ({a['low']:.2f}–{a['high']:.2f}) diversity {d['mean']:.3f} ({d['low']:.2f}–{d['high']:.2f})", flush=True)
 tuning = list(range(100_000, 100_040))
+# The survey's halves: the combinations removal pairs may use as prompts (`--removal`) and the untouched ones.
+trained_half = [pair for pair in survey_pairs(untuned=True) if removal_training_combo(pair[0])]
+untouched_half = [pair for pair in survey_pairs(untuned=True) if not removal_training_combo(pair[0])]
 for projection, cands in ((False, ALPHA_CANDIDATES), (True, PROJECTION_ALPHA_CANDIDATES)):
     sweep = [removal_rates(unet, ae, encode, tuning, a, projection=projection) for a in cands]
     best = max(sweep, key=lambda r: (r["success"], -r["alpha"]))
@@ -33,3 +40,7 @@ for projection, cands in ((False, ALPHA_CANDIDATES), (True, PROJECTION_ALPHA_CAN
     s = removal_rates(unet, ae, encode, list(range(200_000, 200_010)), best["alpha"], pairs=survey_pairs(untuned=True), projection=projection)
     print(f"  eight pairs × 100: removed {r['removed']:.3f} kept {r['kept']:.3f} success {r['success']:.3f} clean {r['clean']:.3f} per pair {[round(x, 2) for x in r['per_pair']]}", flush=True)
     print(f"  survey: removed {s['removed']:.3f} kept {s['kept']:.3f} success {s['success']:.3f} clean {s['clean']:.3f} exact {s['exact']:.3f} ≥90%: {sum(x >= 0.9 for x in s['per_pair'])}", flush=True)
+    for half, pairs in (("removal-pair combos", trained_half), ("untouched combos", untouched_half)):
+        h = removal_rates(unet, ae, encode, list(range(200_000, 200_010)), best["alpha"], pairs=pairs, projection=projection)
+        print(f"    {half} ({len(pairs)} pairs): success {h['success']:.3f} ({h['success_interval']['low']:.2f}–{h['success_interval']['high']:.2f}) "
+              f"clean {h['clean']:.3f} ({h['clean_interval']['low']:.2f}–{h['clean_interval']['high']:.2f}) exact {h['exact']:.3f}", flush=True)

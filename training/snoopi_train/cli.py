@@ -15,6 +15,7 @@ from .nets import ModelConfig
 from .scene_clip import ClipSettings, train_scene_clip
 from .stages.autoencoder import AutoencoderSettings, train_autoencoder
 from .stages.paired import PairedSettings
+from .stages.removal import RemovalSettings
 from .stages.student import StudentSettings
 from .stages.teacher import TeacherSettings, train_teacher
 
@@ -35,6 +36,8 @@ GPU_PROFILE = {
 
 # The grounded recipe's loss weights (grounding.py).
 GROUNDED = {"teacher": 0.02, "students": 0.0}
+# `--removal`: the removal pairs' weight (stages/removal.py), the paired regression's.
+REMOVAL_WEIGHT = 1.0
 
 
 def apply_profile(profile: str, teacher_s: TeacherSettings, students: list[StudentSettings]) -> None:
@@ -87,6 +90,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="the grounded recipe (experimental, for NASA): the text encoder zeroes the padding and the teacher "
                    "learns cross-attention that reads each object's words at that object (training/README.md); a work folder's plain "
                    "teacher and students are moved aside, not mixed in")
+    p.add_argument("--removal", action="store_true",
+                   help="removal pairs (experimental, for NASA): the students also regress, with the serving NASA edit, onto the "
+                   "teacher's samples of the kept objects (stages/removal.py); use its own --work folder")
     return p.parse_args(argv)
 
 
@@ -95,10 +101,11 @@ def run_options(args: argparse.Namespace, pgsb: StudentSettings, swiftbrush: Stu
     from .recipe import RunOptions
 
     paired = PairedSettings(count=24, steps=3, chunk=8) if args.quick else PairedSettings()
+    removal = RemovalSettings(count=24, steps=3, chunk=8) if args.quick else RemovalSettings()
     return RunOptions(work=args.work, results=args.results, out=args.out, until=args.until, only=args.only, students=args.students,
                       profile=args.profile, device=args.device, threads=args.threads, workers=args.workers, budgets=tuple(args.budget),
                       student_steps=args.student_steps, quick=args.quick, grounded=args.grounded, pgsb=pgsb, swiftbrush=swiftbrush,
-                      paired=paired)
+                      paired=paired, removal=removal)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.grounded:
         teacher_s.grounding = GROUNDED["teacher"]
         pgsb_s.grounding = sb_s.grounding = GROUNDED["students"]
+    if args.removal:
+        pgsb_s.removal_weight = sb_s.removal_weight = REMOVAL_WEIGHT
     apply_profile(args.profile, teacher_s, [pgsb_s, sb_s])
     for stage, settings in (("teacher", teacher_s), ("pgsb", pgsb_s), ("swiftbrush", sb_s)):
         settings.time_budget_s = budgets.get(stage, 0.0)
@@ -122,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         ae_s.steps, teacher_s.steps, teacher_s.text_steps, teacher_s.warmup, clip_s.steps = 20, 30, 15, 5, 20
         for s in (pgsb_s, sb_s):
-            s.steps, s.eval_every, s.warmup, s.paired_batch = 10, 5, 3, 2
+            s.steps, s.eval_every, s.warmup, s.paired_batch, s.removal_batch = 10, 5, 3, 2, 2
     if args.student_steps is not None:
         if args.student_steps < 1:
             raise SystemExit("--student-steps must be at least 1")

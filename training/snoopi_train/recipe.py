@@ -16,6 +16,7 @@ from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet
 from .plot import plot_curves
 from .scene_clip import SceneCLIP
 from .stages.paired import PairedSettings, make_paired_targets
+from .stages.removal import RemovalSettings, make_removal_targets
 from .stages.student import StudentResult, StudentSettings, student_finished, train_student
 from .text_features import CaptionEncoder
 
@@ -48,6 +49,7 @@ class RunOptions:
     pgsb: StudentSettings = field(default_factory=lambda: StudentSettings(kappa_mode="random"))
     swiftbrush: StudentSettings = field(default_factory=lambda: StudentSettings(kappa_mode="fixed"))
     paired: PairedSettings = field(default_factory=PairedSettings)
+    removal: RemovalSettings = field(default_factory=RemovalSettings)
 
     def student(self, name: str) -> StudentSettings:
         return {"pgsb": self.pgsb, "swiftbrush": self.swiftbrush}[name]
@@ -70,10 +72,12 @@ def finish(run: RunOptions, models: Trained) -> None:
     # The teacher's DDIM samples the students regress onto, made once before the student processes start (they load them).
     paired = (make_paired_targets(models.teacher, encode, models.cfg.latent_channels, run.work, run.paired)
               if run.pgsb.paired_weight > 0 or run.swiftbrush.paired_weight > 0 else None)
+    removal = (make_removal_targets(models.teacher, encode, models.cfg.latent_channels, run.work, run.removal)
+               if run.pgsb.removal_weight > 0 or run.swiftbrush.removal_weight > 0 else None)
 
     def train(name: str) -> StudentResult:
         return train_student(name, models.cfg, run.student(name), models.teacher, models.text, models.ae, run.work, curve_fn, every,
-                             models.scene_clip, paired)
+                             models.scene_clip, paired, removal)
 
     if run.only is not None:
         train(run.only)
@@ -105,20 +109,22 @@ def finish(run: RunOptions, models: Trained) -> None:
     alpha = nasa["projection_alpha"] if projection else nasa["alpha"]
     staging = run.out.with_name(run.out.name + ".staging")
     export_bundle(staging, models.cfg, models.text, pgsb.unet, models.ae, nasa["alpha"],
-                  version=bundle_version(pgsb.batch, models.cfg.zero_padding, projection, paired=run.pgsb.paired_weight > 0), trained=pgsb.trained,
+                  version=bundle_version(pgsb.batch, models.cfg.zero_padding, projection, paired=run.pgsb.paired_weight > 0,
+                                         removal=run.pgsb.removal_weight > 0), trained=pgsb.trained,
                   nasa_projection_alpha=alpha if projection else None)
     write_json(staging / "reference-images.json", reference_images(models.text, pgsb.unet, models.ae, alpha, projection=projection))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 
 
-def bundle_version(student_batch: int, grounded: bool, projection: bool = False, paired: bool = False) -> str:
+def bundle_version(student_batch: int, grounded: bool, projection: bool = False, paired: bool = False, removal: bool = False) -> str:
     """The exported bundle's version: it names what decides the images, because the edge caches
     images under it. The committed default's PG-SB student trained at the GPU profile's batch (256),
     a CPU retrain's at 32 (`-cpu`); the grounded recipe adds `-grounded`; a bundle whose negative
     prompts use NASA with projection by default adds `-nasa-proj` (the same weights with plain NASA by
-    default draw other images for the same request); a student of the paired recipe is `v5`."""
+    default draw other images for the same request); a student of the paired recipe is `v5`; one
+    trained with removal pairs (`--removal`) adds `-removal`."""
     return ((PAIRED_BUNDLE_VERSION if paired else BUNDLE_VERSION) + ("-cpu" if student_batch <= StudentSettings().batch else "") + ("-grounded" if grounded else "")
-            + ("-nasa-proj" if projection else ""))
+            + ("-removal" if removal else "") + ("-nasa-proj" if projection else ""))
 
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent
@@ -136,6 +142,8 @@ def student_command(run: RunOptions, name: str, threads: int) -> list[str]:
         command.append("--quick")
     if run.grounded:  # without it the child would take the grounded teacher for another recipe's and set it aside
         command.append("--grounded")
+    if run.pgsb.removal_weight > 0:
+        command.append("--removal")
     return command
 
 

@@ -60,11 +60,20 @@ def make_paired_targets(teacher: UNet, encode: CaptionEncoder, channels: int, wo
     """The pairs of `work/paired-targets.pt`, computed (resumably, a chunk at a time) when missing or
     made with other settings."""
     s = s or PairedSettings()
-    path = work / FILE_NAME
+    all_captions, _ = scenes.captions(s.seed, 0, s.count)  # one draw of the caption variants, whatever the chunks
+    z, x0 = teacher_samples("paired", teacher, encode, channels, work / FILE_NAME, s, all_captions)
+    return PairedTargets(all_captions, z, x0)
+
+
+def teacher_samples(stage: str, teacher: UNet, encode: CaptionEncoder, channels: int, path: Path, s: PairedSettings,
+                    conditions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, x0) of the teacher's DDIM + CFG samples of `conditions[i]` from `pair_noise(s, i)`, kept in
+    `path` and computed (resumably, a chunk at a time) when missing or made with other settings or
+    another teacher."""
     made_by = {"settings": s.__dict__, "teacher": fingerprint(teacher)}
     state = device.load(path) if path.exists() else None
     if state is not None and {key: state.get(key) for key in made_by} != made_by:
-        log("paired", f"{path.name} was made with other settings or another teacher: computing again")
+        log(stage, f"{path.name} was made with other settings or another teacher: computing again")
         state = None
     if state is None:
         state = {**made_by, "captions": [], "z": [], "x0": []}
@@ -72,12 +81,11 @@ def make_paired_targets(teacher: UNet, encode: CaptionEncoder, channels: int, wo
     if done < s.count:
         teacher = teacher.eval()
         uncond_one = encode([""])
-        progress = Progress("paired", s.count, done)
-        log("paired", f"the teacher's {s.steps}-step DDIM samples (CFG κ = {s.kappa}) of {s.count:,} (caption, noise) pairs, from {done:,}")
-        all_captions, _ = scenes.captions(s.seed, 0, s.count)  # one draw of the caption variants, whatever the chunks
+        progress = Progress(stage, s.count, done)
+        log(stage, f"the teacher's {s.steps}-step DDIM samples (CFG κ = {s.kappa}) of {s.count:,} (caption, noise) pairs, from {done:,}")
         for start in range(done, s.count, s.chunk):
             size = min(s.chunk, s.count - start)
-            captions = all_captions[start : start + size]
+            captions = conditions[start : start + size]
             z = pair_noise(s, start, size, channels)
             cond = encode(captions)
             with torch.no_grad():
@@ -87,7 +95,7 @@ def make_paired_targets(teacher: UNet, encode: CaptionEncoder, channels: int, wo
             state["x0"].append(x0.cpu())
             save_atomic(state, path)
             progress.line(start + size)
-    return PairedTargets(state["captions"], torch.cat(state["z"]), torch.cat(state["x0"]))
+    return torch.cat(state["z"]), torch.cat(state["x0"])
 
 
 def fingerprint(unet: UNet) -> str:

@@ -21,6 +21,7 @@ from .autoencoder import decode_latents
 from .common import StepBudget, follow_average, report_every
 from .distillation import clip_margin_loss, vsd_gradient, vsd_loss
 from .paired import PairedTargets, paired_loss
+from .removal import RemovalTargets
 from .teacher import saved_recipe
 
 
@@ -36,6 +37,10 @@ class StudentSettings:
     warmup: int = 300  # first steps: only the paired regression (paired_weight 0: regress onto the teacher's one-step x0 estimate)
     paired_weight: float = 1.0  # DMD's paired regression onto the teacher's DDIM samples from the same noise (paired.py), kept during VSD; 0: off (the v4 recipe)
     paired_batch: int = 16  # of the batch's entries after the warm-up, how many are stored pairs (the warm-up's are all)
+    removal_weight: float = 0.0  # NASA-aware removal pairs after the warm-up (removal.py; experimental, `--removal`); 0: off
+    removal_batch: int = 16  # removal pairs per step, run with the NASA edit below, on top of the batch
+    removal_alpha: float = 1.25  # the NASA α of that edit (the v5 student's tuned α with projection)
+    removal_projection: bool = True  # NASA with projection (the bundle's default form), or plain
     lora_lr: float = 1e-3
     lora_rank: int = 16
     lora_scale: float = 2.0
@@ -99,11 +104,12 @@ def student_finished(state: dict, steps: int) -> bool:
     return int(state.get("step", steps)) >= steps or "lora_teacher" not in state
 
 
-def set_aside_if_other_recipe(path: Path, name: str, paired_weight: float) -> None:
+def set_aside_if_other_recipe(path: Path, name: str, paired_weight: float, removal_weight: float = 0.0) -> None:
     """A student in the work folder that this run must not extend is renamed (not deleted) and trained
     again: one of another parametrisation (an older recipe's ε student would be evaluated as noise),
-    or one of the other warm-up (onto the one-step estimate without the paired regression, or the other
-    way round: extending it would mix two recipes). The file is read once."""
+    one of the other warm-up (onto the one-step estimate without the paired regression, or the other
+    way round: extending it would mix two recipes), or one trained with removal pairs when this run has
+    none or the other way round. The file is read once."""
     if not path.exists():
         return
     state = device.load(path)
@@ -119,6 +125,13 @@ def set_aside_if_other_recipe(path: Path, name: str, paired_weight: float) -> No
         path.replace(aside)
         log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} the paired regression, this run "
             f"{'with' if paired_weight > 0 else 'without'}: moved to {aside.name}, training again")
+        return
+    saved = float(state.get("settings", {}).get("removal_weight", 0.0))
+    if (saved > 0) != (removal_weight > 0):
+        aside = path.with_name(path.name + (".removal-student" if saved > 0 else ".no-removal-student"))
+        path.replace(aside)
+        log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} removal pairs, this run "
+            f"{'with' if removal_weight > 0 else 'without'}: moved to {aside.name}, training again")
 
 
 def load_student(work: Path, name: str = "pgsb") -> tuple[AutoEncoder, TextEncoder, UNet]:
@@ -145,12 +158,15 @@ class StudentTraining:
 
     def __init__(self, name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet, text: TextEncoder, ae: AutoEncoder,
                  work: Path, evaluate_fn=None, checkpoint_every: int = 100, scene_clip: SceneCLIP | None = None,
-                 paired: PairedTargets | None = None):
+                 paired: PairedTargets | None = None, removal: RemovalTargets | None = None):
         self.name, self.cfg, self.s, self.teacher, self.text, self.ae = name, cfg, s, teacher, text, ae
         self.evaluate_fn, self.checkpoint_every, self.scene_clip = evaluate_fn, checkpoint_every, scene_clip
         self.paired = paired if s.paired_weight > 0 else None
         if s.paired_weight > 0 and paired is None:
             raise ValueError("paired_weight > 0 needs the paired targets (stages/paired.py)")
+        self.removal = removal if s.removal_weight > 0 else None
+        if s.removal_weight > 0 and removal is None:
+            raise ValueError("removal_weight > 0 needs the removal pairs (stages/removal.py)")
         if s.paired_weight > 0 and s.grounding > 0:
             raise ValueError("the student's grounding loss needs the scenes of its batch; stored pairs have none: use one or the other")
         self.final, self.ckpt = work / f"{name}.pt", work / f"{name}.ckpt"
@@ -159,7 +175,7 @@ class StudentTraining:
     def run(self) -> StudentResult:
         self.student = UNet(self.cfg)
         for path in (self.final, self.ckpt):
-            set_aside_if_other_recipe(path, self.name, self.s.paired_weight)
+            set_aside_if_other_recipe(path, self.name, self.s.paired_weight, self.s.removal_weight)
         finished = self._finished_or_extend()
         if finished is not None:
             return finished
@@ -258,6 +274,10 @@ class StudentTraining:
                 paired = paired_loss(x0[: len(target)], target, s.batch)
                 loss = loss + s.paired_weight * paired
                 metrics["paired"] = paired.item()
+            if self.removal is not None:
+                removal = self._removal_loss(g)
+                loss = loss + s.removal_weight * removal
+                metrics["removal"] = removal.item()
         self.opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
@@ -276,6 +296,17 @@ class StudentTraining:
         with torch.no_grad():
             target = teacher_one_step(self.frozen_teacher, z, cond)
         return F.mse_loss(x0, target)
+
+    def _removal_loss(self, g: torch.Generator) -> torch.Tensor:
+        """Removal pairs: the student with the serving NASA edit (prompt, negative phrase, α) regresses
+        onto the teacher's sample of the kept objects from the same noise (removal.py), at the paired
+        regression's scale."""
+        s = self.s
+        prompts, negatives, z, target = self.removal.draw(s.removal_batch, g)
+        alpha = torch.full((len(prompts),), s.removal_alpha, device=z.device)
+        x0 = one_step(self.student, z, self.encode(prompts), negative_context=self.encode(negatives), nasa_alpha=alpha,
+                      nasa_projection=s.removal_projection)
+        return paired_loss(x0, target, s.batch)
 
     def _distillation_loss(self, x0, z, cond, uncond, captions, batch_scenes, g: torch.Generator, metrics: dict) -> torch.Tensor:
         """VSD against the frozen teacher and the LoRA teacher at a random t, plus the CLIP loss and
@@ -357,6 +388,6 @@ class StudentTraining:
 
 def train_student(name: str, cfg: ModelConfig, s: StudentSettings, teacher: UNet, text: TextEncoder, ae: AutoEncoder,
                   work: Path, evaluate_fn=None, checkpoint_every: int = 100, scene_clip: SceneCLIP | None = None,
-                  paired: PairedTargets | None = None) -> StudentResult:
+                  paired: PairedTargets | None = None, removal: RemovalTargets | None = None) -> StudentResult:
     """VSD distillation of the teacher into a one-step generator (StudentTraining)."""
-    return StudentTraining(name, cfg, s, teacher, text, ae, work, evaluate_fn, checkpoint_every, scene_clip, paired).run()
+    return StudentTraining(name, cfg, s, teacher, text, ae, work, evaluate_fn, checkpoint_every, scene_clip, paired, removal).run()

@@ -39,7 +39,7 @@ class TeacherSettings:
 
 # What a work folder's teacher, and everything trained from it, is: "plain" or "grounded" (the text
 # encoder zeroes the padding and the teacher learns grounded cross-attention; `--grounded`).
-FROM_THE_TEACHER = ("teacher.pt", "teacher.ckpt", "scene_clip.pt", "paired-targets.pt", "pgsb.pt", "pgsb.ckpt", "swiftbrush.pt", "swiftbrush.ckpt", "evaluation.json")
+FROM_THE_TEACHER = ("teacher.pt", "teacher.ckpt", "scene_clip.pt", "paired-targets.pt", "removal-targets.pt", "pgsb.pt", "pgsb.ckpt", "swiftbrush.pt", "swiftbrush.ckpt", "evaluation.json")
 
 
 def teacher_lr(step: int, s: TeacherSettings) -> float:

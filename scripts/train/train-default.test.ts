@@ -100,7 +100,7 @@ describe('installBundle', { timeout: 120_000 }, () => {
 })
 
 describe('npm run train:default', () => {
-  it('passes --grounded on to the recipe, with its own work folder and results', () => {
+  it('passes --grounded and --removal on to the recipe, each with its own work folder and results', () => {
     const parse = (argv: string[]) => recipeArgs(parseArgs({ args: argv, options: OPTIONS }).values)
     const grounded = parse(['--grounded', '--until', 'teacher'])
     expect(grounded).toContain('--grounded')
@@ -110,6 +110,11 @@ describe('npm run train:default', () => {
     expect(plain).not.toContain('--grounded')
     expect(plain[plain.indexOf('--work') + 1]).toBe('/tmp/w')
     expect(plain[plain.indexOf('--results') + 1]).toMatch(/training\/results$/)
+    const removal = parse(['--removal'])
+    expect(removal).toContain('--removal')
+    expect(removal[removal.indexOf('--work') + 1]).toMatch(/\.cache\/training-removal$/)
+    expect(removal[removal.indexOf('--results') + 1]).toMatch(/training\/results-removal$/)
+    expect(plain).not.toContain('--removal')
     const budgets = parse(['--budget', 'pgsb=3000', '--budget', 'swiftbrush=3000'])
     expect(budgets.join(' ')).toContain('--budget pgsb=3000 --budget swiftbrush=3000')
   })

@@ -45,6 +45,10 @@ Options:
                     and the teacher learns cross-attention grounded on each object (training/results/
                     README.md, "Grounded recipe probes"); work and results default to .cache/training-grounded
                     and training/results-grounded
+  --removal         the experimental removal pairs, for NASA: the students also regress, with the serving
+                    NASA edit, onto the teacher's samples of the kept objects (training/results/README.md,
+                    "Removal pairs"); work and results default to .cache/training-removal and
+                    training/results-removal
   --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
   --help            this text
 
@@ -56,6 +60,7 @@ export const OPTIONS = {
   out: { type: 'string', default: DEFAULT_BUNDLE_DIR },
   results: { type: 'string' },
   grounded: { type: 'boolean', default: false },
+  removal: { type: 'boolean', default: false },
   until: { type: 'string' },
   'student-steps': { type: 'string' },
   budget: { type: 'string', multiple: true },
@@ -68,11 +73,13 @@ export const OPTIONS = {
 
 /** The `python3 -m snoopi_train` arguments of an `npm run train:default` command line. */
 export function recipeArgs(values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']): string[] {
-  const suffix = values.grounded ? '-grounded' : '' // the grounded recipe keeps its own work folder and results
+  // the grounded recipe and the removal pairs keep their own work folder and results
+  const suffix = (values.grounded ? '-grounded' : '') + (values.removal ? '-removal' : '')
   const work = resolve(values.work ?? join(ROOT, `.cache/training${suffix}`))
   const results = resolve(values.results ?? join(ROOT, `training/results${suffix}`))
   const args = ['-m', 'snoopi_train', '--work', work, '--out', resolve(values.out), '--results', results]
   if (values.grounded) args.push('--grounded')
+  if (values.removal) args.push('--removal')
   if (values.until) args.push('--until', values.until)
   if (values['student-steps']) args.push('--student-steps', values['student-steps'])
   if (values.students) args.push('--students', values.students)

@@ -101,7 +101,7 @@ def run_options(args: argparse.Namespace, pgsb: StudentSettings, swiftbrush: Stu
     from .recipe import RunOptions
 
     paired = PairedSettings(count=24, steps=3, chunk=8) if args.quick else PairedSettings()
-    removal = RemovalSettings(count=24, steps=3, chunk=8) if args.quick else RemovalSettings()
+    removal = None if not args.removal else RemovalSettings(count=24, steps=3, chunk=8) if args.quick else RemovalSettings()
     return RunOptions(work=args.work, results=args.results, out=args.out, until=args.until, only=args.only, students=args.students,
                       profile=args.profile, device=args.device, threads=args.threads, workers=args.workers, budgets=tuple(args.budget),
                       student_steps=args.student_steps, quick=args.quick, grounded=args.grounded, pgsb=pgsb, swiftbrush=swiftbrush,

@@ -49,7 +49,7 @@ class RunOptions:
     pgsb: StudentSettings = field(default_factory=lambda: StudentSettings(kappa_mode="random"))
     swiftbrush: StudentSettings = field(default_factory=lambda: StudentSettings(kappa_mode="fixed"))
     paired: PairedSettings = field(default_factory=PairedSettings)
-    removal: RemovalSettings = field(default_factory=RemovalSettings)
+    removal: RemovalSettings | None = None  # the removal pairs (`--removal`); None: none
 
     def student(self, name: str) -> StudentSettings:
         return {"pgsb": self.pgsb, "swiftbrush": self.swiftbrush}[name]
@@ -73,7 +73,7 @@ def finish(run: RunOptions, models: Trained) -> None:
     paired = (make_paired_targets(models.teacher, encode, models.cfg.latent_channels, run.work, run.paired)
               if run.pgsb.paired_weight > 0 or run.swiftbrush.paired_weight > 0 else None)
     removal = (make_removal_targets(models.teacher, encode, models.cfg.latent_channels, run.work, run.removal)
-               if run.pgsb.removal_weight > 0 or run.swiftbrush.removal_weight > 0 else None)
+               if run.removal is not None else None)
 
     def train(name: str) -> StudentResult:
         return train_student(name, models.cfg, run.student(name), models.teacher, models.text, models.ae, run.work, curve_fn, every,
@@ -110,7 +110,7 @@ def finish(run: RunOptions, models: Trained) -> None:
     staging = run.out.with_name(run.out.name + ".staging")
     export_bundle(staging, models.cfg, models.text, pgsb.unet, models.ae, nasa["alpha"],
                   version=bundle_version(pgsb.batch, models.cfg.zero_padding, projection, paired=run.pgsb.paired_weight > 0,
-                                         removal=run.pgsb.removal_weight > 0), trained=pgsb.trained,
+                                         removal=run.removal is not None), trained=pgsb.trained,
                   nasa_projection_alpha=alpha if projection else None)
     write_json(staging / "reference-images.json", reference_images(models.text, pgsb.unet, models.ae, alpha, projection=projection))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
@@ -142,7 +142,7 @@ def student_command(run: RunOptions, name: str, threads: int) -> list[str]:
         command.append("--quick")
     if run.grounded:  # without it the child would take the grounded teacher for another recipe's and set it aside
         command.append("--grounded")
-    if run.pgsb.removal_weight > 0:
+    if run.removal is not None:
         command.append("--removal")
     return command
 

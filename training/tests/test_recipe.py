@@ -86,10 +86,11 @@ class StudentCommandTest(unittest.TestCase):
     def test_a_student_process_gets_every_option_of_the_run(self):
         # A child that missed --grounded took the grounded teacher for another recipe's and set it aside.
         argv = ["--work", "/tmp/w", "--results", "/tmp/r", "--out", "/tmp/o", "--device", "cpu", "--profile", "gpu", "--workers", "2",
-                "--budget", "pgsb=60", "--student-steps", "40", "--quick", "--grounded", "--threads", "4"]
+                "--budget", "pgsb=60", "--student-steps", "40", "--quick", "--grounded", "--removal", "--threads", "4"]
         run = parse(argv)
         child = parse(student_command(run_options(run, StudentSettings(), StudentSettings()), "pgsb", 2)[3:])
         self.assertEqual((child.only, child.threads), ("pgsb", 2))
+        self.assertTrue(child.removal, "a child without --removal would train a student without the removal pairs")
         same = lambda a: {k: v for k, v in vars(a).items() if k not in ("only", "threads", "students", "until")}  # noqa: E731
         self.assertEqual(same(child), same(run))
 
@@ -108,6 +109,9 @@ class BundleVersionTest(unittest.TestCase):
         paired = {bundle_version(batch, grounded, projection, paired=True) for batch, grounded, projection in versions}
         self.assertEqual(bundle_version(32, False, True, paired=True), "shapes-pgsb-v5-cpu-nasa-proj")
         self.assertEqual(len(paired | set(versions.values())), 16)
+        removal = {bundle_version(batch, grounded, projection, paired=True, removal=True) for batch, grounded, projection in versions}
+        self.assertEqual(bundle_version(32, False, True, paired=True, removal=True), "shapes-pgsb-v5-cpu-removal-nasa-proj")
+        self.assertEqual(len(removal | paired | set(versions.values())), 24)
         committed = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/snoopi.json").read_text())
         self.assertEqual(committed["version"], versions[(256, False, "nasa_projection_alpha" in committed)])
         unet_config = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/unet/config.json").read_text())

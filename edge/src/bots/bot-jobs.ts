@@ -1,9 +1,8 @@
 import type { KeyAccountStub } from '../accounts/account-stub.ts'
 import type { EdgeBindings, EdgeConfig } from '../config/edge-config.ts'
 import { ApiError } from '../errors/api-error.ts'
-import { cachedManifest, prepareGeneration, publicBase } from '../generation/generation-path.ts'
-import { jobStub } from '../jobs/job-consumer.ts'
-import type { JobView } from '../jobs/job-record.ts'
+import { publicBase } from '../generation/generation-path.ts'
+import { createJob } from '../jobs/job-creation.ts'
 import { randomBase62 } from '../keys/api-key.ts'
 import { parseGeneration } from '../routes/generations.ts'
 import { installName } from './bot-install.ts'
@@ -85,27 +84,17 @@ async function create(
     throw error
   }
   const { body, canonical } = parsed
-  const work = await prepareGeneration(config, canonical, scope, false)
-  const stored = await cachedManifest(env.IMAGES, work)
-  const now = Date.now()
-  const created = Math.floor(now / 1000)
-  const view: JobView = {
+  const outcome = await createJob(env, config, {
     id,
     account: payer.id.toString(),
-    version: 1,
-    status: stored ? 'succeeded' : 'queued',
-    created,
-    model: canonical.model,
-    request: JSON.stringify(request),
-    responseFormat: body.response_format,
-    revisedPrompt: canonical.prompt,
-    n: canonical.n,
+    request,
+    body,
+    canonical,
+    scope,
     origin: base,
-    charged: stored ? 0 : canonical.n,
-    attempts: 0,
-    ...(stored ? { cache: 'HIT' as const, manifest: stored, finishedAt: created } : {}),
-  }
-  const outcome = await jobStub(env, id).create({ view, work, ...(slot === undefined ? {} : { slot }) })
+    force: false,
+    ...(slot === undefined ? {} : { slot }),
+  })
   if (!outcome.ok) {
     const refusal = outcome.refusal
     if (!refusal) return { ok: false, keyGone: true, message: 'The API key does not work.' }

@@ -2,10 +2,11 @@ import { Hono, type Context } from 'hono'
 import { forcesRegeneration } from '../cache/forced-regeneration.ts'
 import type { EdgeEnv } from '../edge-env.ts'
 import { ApiError } from '../errors/api-error.ts'
-import { cachedManifest, prepareGeneration, publicBase } from '../generation/generation-path.ts'
+import { publicBase } from '../generation/generation-path.ts'
 import { apiKeyAuth, requireScope } from '../middleware/api-key-auth/index.ts'
 import { reportImages } from '../middleware/rate-limit/index.ts'
 import { jobStub } from './job-consumer.ts'
+import { createJob } from './job-creation.ts'
 import { isFinished, isJobId, newJobId, renderJob, type JobView } from './job-record.ts'
 import { preferredWait } from './job-submission.ts'
 
@@ -66,29 +67,20 @@ export const jobRoutes = new Hono<EdgeEnv>()
       throw new ApiError(400, { code: 'webhook_secret_missing', message: 'This API key has no webhook secret yet: create one with POST /v1/webhook-secret.' })
     }
 
-    const work = await prepareGeneration(config, canonical, account, forcesRegeneration(c.req.raw.headers))
-    const stored = await cachedManifest(c.env.IMAGES, work)
-    const now = Date.now()
-    const id = c.get('idempotentJobId') ?? newJobId(now)
-    const created = Math.floor(now / 1000)
-    const view: JobView = {
+    const id = c.get('idempotentJobId') ?? newJobId(Date.now())
+    const slot = c.get('admission')?.slot
+    const outcome = await createJob(c.env, config, {
       id,
       account: account.stub.id.toString(),
-      version: 1,
-      status: stored ? 'succeeded' : 'queued',
-      created,
-      model: canonical.model,
-      request: JSON.stringify(submission.request),
-      responseFormat: body.response_format,
-      revisedPrompt: canonical.prompt,
-      n: canonical.n,
+      request: submission.request,
+      body,
+      canonical,
+      scope: account,
       origin: new URL(c.req.url).origin,
-      charged: stored ? 0 : canonical.n,
-      attempts: 0,
-      ...(stored ? { cache: 'HIT' as const, manifest: stored, finishedAt: created } : {}),
-    }
-    const slot = c.get('admission')?.slot
-    const outcome = await jobStub(c.env, id).create({ view, work, ...(submission.webhook ? { webhook: submission.webhook } : {}), ...(slot === undefined ? {} : { slot }) })
+      force: forcesRegeneration(c.req.raw.headers),
+      ...(submission.webhook ? { webhook: submission.webhook } : {}),
+      ...(slot === undefined ? {} : { slot }),
+    })
     if (!outcome.ok) {
       const refusal = outcome.refusal
       if (!refusal) throw keyGone()

@@ -1,17 +1,5 @@
-/** Small crypto helpers the three platforms' verifiers share (WebCrypto only: workerd and Node alike). */
+/** Small crypto helpers the three platforms' verifiers share (WebCrypto only: workerd and Node alike); hex is the contract's (`@snoopi/gpu-service/contract/hex`). */
 const encoder = new TextEncoder()
-
-/** Bytes of a hex string; null when it is not hex of an even length. */
-export function fromHex(hex: string): Uint8Array<ArrayBuffer> | null {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return null
-  const bytes = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
-  return bytes
-}
-
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return Array.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('')
-}
 
 /**
  * Whether two strings are equal, in time that depends only on their lengths (never on where they

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { constantTimeEqual, toHex } from './bot-crypto.ts'
+import { toHex } from '@snoopi/gpu-service/contract/hex'
+import { constantTimeEqual } from './bot-crypto.ts'
 import { verifyDiscord } from './discord/verify-discord.ts'
 import { slackSignature, verifySlack } from './slack/verify-slack.ts'
 import { verifyTelegram } from './telegram/verify-telegram.ts'

@@ -17,6 +17,8 @@
  * const verdict = await verifyRequest({ secret, method, path, body, ...headersOf(request) })
  */
 
+import { fromHex, toHex } from './hex.ts'
+
 export const SIGNATURE_HEADER = 'x-snoopi-signature'
 export const TIMESTAMP_HEADER = 'x-snoopi-timestamp'
 export const NONCE_HEADER = 'x-snoopi-nonce'
@@ -71,17 +73,6 @@ function toBytes(body: Uint8Array | string | undefined): Uint8Array<ArrayBuffer>
   const copy = new Uint8Array(view.byteLength)
   copy.set(view)
   return copy
-}
-
-function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return Array.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('')
-}
-
-function fromHex(hex: string): Uint8Array<ArrayBuffer> | undefined {
-  if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/.test(hex)) return undefined
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16)
-  return out
 }
 
 async function hmacKey(secret: string): Promise<CryptoKey> {

@@ -4,7 +4,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
-import { toHex } from '../bot-crypto.ts'
+import { toHex } from '@snoopi/gpu-service/contract/hex'
 import type { BotInstall } from '../bot-install.ts'
 import { installStub, jobStoreStub } from '../bot-service.ts'
 import { newJobId } from '../../jobs/job-record.ts'

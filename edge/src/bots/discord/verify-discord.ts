@@ -1,4 +1,5 @@
-import { freshTimestamp, fromHex } from '../bot-crypto.ts'
+import { fromHex } from '@snoopi/gpu-service/contract/hex'
+import { freshTimestamp } from '../bot-crypto.ts'
 
 export const DISCORD_SIGNATURE_HEADER = 'x-signature-ed25519'
 export const DISCORD_TIMESTAMP_HEADER = 'x-signature-timestamp'
@@ -11,7 +12,7 @@ let cached: { hex: string; key: Promise<CryptoKey> } | undefined
 
 function publicKey(hex: string): Promise<CryptoKey> {
   if (cached?.hex !== hex) {
-    const raw = fromHex(hex)
+    const raw = fromHex(hex.toLowerCase())
     if (!raw || raw.length !== 32) throw new Error('DISCORD_PUBLIC_KEY: not 32 bytes of hex')
     cached = { hex, key: crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']) }
   }
@@ -33,7 +34,7 @@ export async function verifyDiscord(options: {
   const { signature, timestamp } = options
   if (!signature || !timestamp) return false
   if (!freshTimestamp(timestamp, options.nowMs ?? Date.now(), DISCORD_TOLERANCE_SECONDS)) return false
-  const bytes = fromHex(signature)
+  const bytes = fromHex(signature.toLowerCase())
   if (!bytes || bytes.length !== 64) return false
   return crypto.subtle.verify({ name: 'Ed25519' }, await publicKey(options.publicKeyHex), bytes, encoder.encode(timestamp + options.body))
 }

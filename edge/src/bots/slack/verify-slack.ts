@@ -1,4 +1,5 @@
-import { freshTimestamp, fromHex, toHex } from '../bot-crypto.ts'
+import { fromHex, toHex } from '@snoopi/gpu-service/contract/hex'
+import { freshTimestamp } from '../bot-crypto.ts'
 
 export const SLACK_SIGNATURE_HEADER = 'x-slack-signature'
 export const SLACK_TIMESTAMP_HEADER = 'x-slack-request-timestamp'
@@ -35,7 +36,7 @@ export async function verifySlack(options: {
   const { signature, timestamp } = options
   if (!signature || !timestamp || !signature.startsWith('v0=')) return false
   if (!freshTimestamp(timestamp, options.nowMs ?? Date.now(), SLACK_TOLERANCE_SECONDS)) return false
-  const mac = fromHex(signature.slice(3))
+  const mac = fromHex(signature.slice(3).toLowerCase())
   if (!mac || mac.length !== 32) return false
   return crypto.subtle.verify('HMAC', await hmacKey(options.signingSecret), mac, encoder.encode(`v0:${timestamp}:${options.body}`))
 }

@@ -1,79 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
 import OpenAI from 'openai'
 import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureDevVars } from '../scripts/dev/dev-vars.ts'
-import { freePort } from '../scripts/dev/port-check.ts'
+import { exited, startStack, type LocalStack } from './start-stack.ts'
 
 /**
  * The whole local stack as `npm start` runs it: wrangler dev (workerd) + the GPU service, on free
  * ports, with a throw-away secrets file and state folder.
  */
-const root = resolve(import.meta.dirname, '..')
-let stack: ChildProcess
-let output = ''
+let stack: LocalStack
 let edgeUrl = ''
 let gpuUrl = ''
 let devVars: Record<string, string> = {}
 
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode)
-  return new Promise((done) => child.once('exit', (code) => done(code)))
-}
-
 beforeAll(async () => {
-  const [edgePort, gpuPort] = [await freePort(), await freePort()]
-  edgeUrl = `http://127.0.0.1:${edgePort}`
-  gpuUrl = `http://127.0.0.1:${gpuPort}`
-  const scratch = mkdtempSync(join(tmpdir(), 'snoopi-stack-'))
-  devVars = ensureDevVars(join(scratch, '.dev.vars')).vars
-  stack = spawn(
-    process.execPath,
-    [
-      join(root, 'scripts/start.ts'),
-      '--edge-port',
-      String(edgePort),
-      '--gpu-port',
-      String(gpuPort),
-      '--dev-vars',
-      join(scratch, '.dev.vars'),
-      '--persist-to',
-      join(scratch, 'state'),
-    ],
-    { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  await new Promise<void>((done, fail) => {
-    const timer = setInterval(() => {
-      if (output.includes('SNOOPI image API is running')) {
-        clearInterval(timer)
-        done()
-      } else if (stack.exitCode !== null) {
-        clearInterval(timer)
-        fail(new Error(`npm start exited early:\n${output}`))
-      }
-    }, 100)
-  })
+  stack = await startStack('snoopi-stack-')
+  ;({ edgeUrl, gpuUrl, devVars } = stack)
 })
 
-afterAll(async () => {
-  if (stack.exitCode === null) {
-    stack.kill('SIGTERM')
-    await exited(stack)
-  }
-})
+afterAll(() => stack?.stop())
 
 describe('local stack (npm start)', () => {
   it('prints the URL and a ready-to-paste curl', () => {
-    expect(output).toContain(`public API (edge):  ${edgeUrl}`)
-    expect(output).toContain(`curl -s ${edgeUrl}/v1/models`)
-    expect(output).toMatch(/\[gpu\] +GPU service listening/)
-    expect(output).toMatch(/\[edge\] /)
+    expect(stack.output).toContain(`public API (edge):  ${edgeUrl}`)
+    expect(stack.output).toContain(`curl -s ${edgeUrl}/v1/models`)
+    expect(stack.output).toMatch(/\[gpu\] +GPU service listening/)
+    expect(stack.output).toMatch(/\[edge\] /)
   })
 
   it('serves /healthz on the edge', async () => {
@@ -94,8 +45,8 @@ describe('local stack (npm start)', () => {
     const deadline = Date.now() + 60_000
     while (!(await list()).data[0]?.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
     expect((await list()).data[0]).toEqual(expect.objectContaining({ ready: true, sizes: ['32x32'] }))
-    expect(output).toMatch(/GET \/v1\/models 200/)
-    expect(output).toMatch(/model snoopi-default ready: SNOOPI shapes 32×32 \(PG-SB one-step student/)
+    expect(stack.output).toMatch(/GET \/v1\/models 200/)
+    expect(stack.output).toMatch(/model snoopi-default ready: SNOOPI shapes 32×32 \(PG-SB one-step student/)
   })
 
   it('serves an OpenAI client end to end: admin key → generation → image URL → cache hit', async () => {
@@ -133,8 +84,8 @@ describe('local stack (npm start)', () => {
   })
 
   it('stops both tiers on SIGINT (Ctrl-C) and frees their ports', async () => {
-    stack.kill('SIGINT')
-    expect(await exited(stack)).toBe(0)
+    stack.child.kill('SIGINT')
+    expect(await exited(stack.child)).toBe(0)
     await expect(fetch(`${edgeUrl}/healthz`)).rejects.toThrow()
     await expect(fetch(`${gpuUrl}/healthz`)).rejects.toThrow()
   })

@@ -1,12 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { compileErrors, validate } from '@readme/openapi-parser'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureDevVars } from '../scripts/dev/dev-vars.ts'
-import { freePort } from '../scripts/dev/port-check.ts'
+import { startStack, type LocalStack } from './start-stack.ts'
 
 /**
  * The playground and the docs in a real browser: Debian's Chromium driven by playwright-core, against
@@ -20,19 +18,13 @@ const SCREENSHOT = join(root, 'docs/playground-compare.png')
 /** How long the page may take to answer under load (2 cores, several stacks at once in `npm test`). */
 const WAIT = { timeout: 30_000, interval: 100 }
 
-let stack: ChildProcess | undefined
-let output = ''
+let stack: LocalStack | undefined
 let edgeUrl = ''
 let adminToken = ''
 let key = ''
 let browser: Browser | undefined
 let browserError: Error | undefined
 
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
-  return new Promise((done) => child.once('exit', (code) => done(code)))
-}
 
 /** Chromium, or an error that says how to install it (the browser tests fail with it; the others run). */
 async function launchChromium(): Promise<Browser> {
@@ -47,40 +39,18 @@ beforeAll(async () => {
     await startEverything()
   } catch (error) {
     // The stack's own words explain most failures (a port, a bundle, a worker that did not build).
-    throw new Error(`${(error as Error).message}\n--- npm start's output (last 6000 characters) ---\n${output.slice(-6000)}`, { cause: error })
+    throw new Error(`${(error as Error).message}\n--- npm start's output (last 6000 characters) ---\n${(stack?.output ?? '').slice(-6000)}`, { cause: error })
   }
 }, 180_000)
 
 async function startEverything(): Promise<void> {
-  const [edgePort, gpuPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
-  edgeUrl = `http://127.0.0.1:${edgePort}`
-  const scratch = mkdtempSync(join(tmpdir(), 'snoopi-playground-'))
-  adminToken = ensureDevVars(join(scratch, '.dev.vars')).vars.ADMIN_TOKEN!
-  const [launched] = await Promise.allSettled([launchChromium()])
+  const [launched, started] = await Promise.allSettled([launchChromium(), startStack('snoopi-playground-', { metricsPort: true })])
   if (launched.status === 'fulfilled') browser = launched.value
   else browserError = launched.reason as Error
-  stack = spawn(
-    process.execPath,
-    [
-      join(root, 'scripts/start.ts'),
-      ...['--edge-port', String(edgePort), '--gpu-port', String(gpuPort), '--metrics-port', String(metricsPort)],
-      ...['--dev-vars', join(scratch, '.dev.vars'), '--persist-to', join(scratch, 'state')],
-    ],
-    { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  await new Promise<void>((done, fail) => {
-    const timer = setInterval(() => {
-      if (output.includes('SNOOPI image API is running')) {
-        clearInterval(timer)
-        done()
-      } else if (stack!.exitCode !== null) {
-        clearInterval(timer)
-        fail(new Error(`npm start exited early:\n${output}`))
-      }
-    }, 100)
-  })
+  if (started.status === 'rejected') throw started.reason
+  stack = started.value
+  edgeUrl = stack.edgeUrl
+  adminToken = stack.devVars.ADMIN_TOKEN!
   // The model loaded (npm start waits for /readyz); the edge's model list says so too.
   const deadline = Date.now() + 60_000
   for (;;) {
@@ -99,10 +69,7 @@ async function startEverything(): Promise<void> {
 
 afterAll(async () => {
   await browser?.close()
-  if (stack && stack.exitCode === null) {
-    stack.kill('SIGTERM')
-    await exited(stack)
-  }
+  await stack?.stop()
 }, 60_000)
 
 /** What a page did that it must not: console errors (beyond the intended statuses' own lines), page errors, requests elsewhere. */
@@ -165,7 +132,7 @@ const CAPTION = /^seed (\d{1,20}) · (HIT|MISS|COALESCED) · (\d+) ms$/
 
 describe('the stack serves the pages', () => {
   it('prints the playground URL at start', () => {
-    expect(output).toContain(`playground: ${edgeUrl}/playground`)
+    expect(stack!.output).toContain(`playground: ${edgeUrl}/playground`)
   })
 
   it('answers / with a landing page that links to the playground and the docs', async () => {

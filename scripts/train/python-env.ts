@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs'
 
 /**
  * The Python the training recipe runs on: Debian's python3 with Debian's PyTorch (`python3-torch`),
- * NumPy and Pillow, and OpenBLAS (the reference BLAS is several times slower). Installed with apt
+ * NumPy, Pillow and ONNX (to read a bundle's weights back: bundle.py), and OpenBLAS (the reference BLAS is several times slower). Installed with apt
  * when missing and we are root; otherwise the error says what to install.
  */
 export const TRAINING_PYTHON = process.env.SNOOPI_PYTHON ?? '/usr/bin/python3'
-export const TRAINING_APT_PACKAGES = ['python3-torch', 'python3-numpy', 'python3-pil', 'libopenblas0-pthread', 'fonts-dejavu-core']
+export const TRAINING_APT_PACKAGES = ['python3-torch', 'python3-numpy', 'python3-pil', 'python3-onnx', 'libopenblas0-pthread', 'fonts-dejavu-core']
 
-const CHECK = 'import torch, numpy, PIL; print(torch.__version__)'
+const CHECK = 'import torch, numpy, PIL, onnx; print(torch.__version__)'
 const APT_LOCK = '/tmp/snoopi-training-apt.lock'
 
 export function trainingPythonVersion(python = TRAINING_PYTHON): string | undefined {
@@ -24,7 +24,7 @@ export function ensureTrainingPython(log: (line: string) => void = console.log):
   const isRoot = process.getuid?.() === 0
   if (!isRoot || !existsSync('/usr/bin/apt-get') || process.env.SNOOPI_PYTHON) {
     throw new Error(
-      `${TRAINING_PYTHON} cannot import torch, numpy and PIL. Install Debian's packages: ` +
+      `${TRAINING_PYTHON} cannot import torch, numpy, PIL and onnx. Install Debian's packages: ` +
         `sudo apt-get install -y ${TRAINING_APT_PACKAGES.join(' ')} (or set SNOOPI_PYTHON to a python3 that has them)`,
     )
   }

@@ -52,7 +52,7 @@ Options:
   --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
   --help            this text
 
-Needs Debian's python3-torch, python3-numpy, python3-pil, libopenblas0-pthread (installed with apt
+Needs Debian's python3-torch, python3-numpy, python3-pil, python3-onnx, libopenblas0-pthread (installed with apt
 when missing and run as root).`
 
 export const OPTIONS = {

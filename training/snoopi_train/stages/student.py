@@ -119,19 +119,17 @@ def set_aside_if_other_recipe(path: Path, name: str, paired_weight: float, remov
         path.replace(aside)
         log(name, f"{path.name} predicts {found}, this recipe's students predict {STUDENT_PREDICTION}: moved to {aside.name}, training again")
         return
-    saved = float(state.get("settings", {}).get("paired_weight", 0.0))
-    if (saved > 0) != (paired_weight > 0):
-        aside = path.with_name(path.name + (".paired-student" if saved > 0 else ".one-step-warmup-student"))
-        path.replace(aside)
-        log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} the paired regression, this run "
-            f"{'with' if paired_weight > 0 else 'without'}: moved to {aside.name}, training again")
-        return
-    saved = float(state.get("settings", {}).get("removal_weight", 0.0))
-    if (saved > 0) != (removal_weight > 0):
-        aside = path.with_name(path.name + (".removal-student" if saved > 0 else ".no-removal-student"))
-        path.replace(aside)
-        log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} removal pairs, this run "
-            f"{'with' if removal_weight > 0 else 'without'}: moved to {aside.name}, training again")
+    # (setting, this run's value, the file's suffix when the saved student has it / has it not, what it is)
+    parts = (("paired_weight", paired_weight, ".paired-student", ".one-step-warmup-student", "the paired regression"),
+             ("removal_weight", removal_weight, ".removal-student", ".no-removal-student", "removal pairs"))
+    for setting, wanted, with_it, without_it, what in parts:
+        saved = float(state.get("settings", {}).get(setting, 0.0))
+        if (saved > 0) != (wanted > 0):
+            aside = path.with_name(path.name + (with_it if saved > 0 else without_it))
+            path.replace(aside)
+            log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} {what}, this run "
+                f"{'with' if wanted > 0 else 'without'}: moved to {aside.name}, training again")
+            return
 
 
 def load_student(work: Path, name: str = "pgsb") -> tuple[AutoEncoder, TextEncoder, UNet]:

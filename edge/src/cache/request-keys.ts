@@ -1,3 +1,4 @@
+import { toHex } from '@snoopi/gpu-service/contract/hex'
 import { canonicalJson, type CanonicalRequest } from './canonical-request.ts'
 
 /** A request hash: 64 lowercase hex characters (HMAC-SHA256). */
@@ -19,7 +20,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 
 async function hmacHex(secret: string, message: string): Promise<string> {
   const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), encoder.encode(message))
-  return Array.from(new Uint8Array(mac), (byte) => byte.toString(16).padStart(2, '0')).join('')
+  return toHex(mac)
 }
 
 /**

@@ -1,3 +1,4 @@
+import { toHex } from '@snoopi/gpu-service/contract/hex'
 import type { MiddlewareHandler } from 'hono'
 import type { EdgeBindings } from '../config/edge-config.ts'
 import type { EdgeEnv } from '../edge-env.ts'
@@ -37,7 +38,7 @@ function stableJson(value: unknown): string {
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
+  return toHex(digest)
 }
 
 function recordOf(env: Pick<EdgeBindings, 'IDEMPOTENCY'>, name: string): DurableObjectStub<IdempotencyRecord> {

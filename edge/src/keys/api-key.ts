@@ -7,6 +7,8 @@
  *   truncations and made-up strings without any storage read, so garbage never reaches a Durable Object.
  */
 
+import { toHex } from '@snoopi/gpu-service/contract/hex'
+
 export const API_KEY_PREFIX = 'snp_live_'
 const BODY_LENGTH = 32
 const CHECKSUM_LENGTH = 6
@@ -77,9 +79,7 @@ export async function parseApiKey(text: string): Promise<ApiKeyCheck> {
  * latency and nothing else.
  */
 export async function keyHash(key: string): Promise<string> {
-  let hex = ''
-  for (const byte of await sha256(key)) hex += byte.toString(16).padStart(2, '0')
-  return hex
+  return toHex(await sha256(key))
 }
 
 /** A key's short public id (`key_` + 12 base62, ≈ 71 bits), shown in listings and used to revoke it. */

@@ -4,6 +4,7 @@
 // answered by scripted behaviours; the GPU tier is the usual stand-in (its real signature check).
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
+import { toHex } from '@snoopi/gpu-service/contract/hex'
 import { afterAll, afterEach, beforeAll, vi } from 'vitest'
 import { gpuBreaker } from '../upstream/gpu-client.ts'
 import { accountStub } from '../accounts/account-stub.ts'
@@ -45,8 +46,7 @@ export function nowSeconds(): string {
 export async function discordHeaders(body: string, options: { timestamp?: string; key?: CryptoKey } = {}): Promise<Record<string, string>> {
   const timestamp = options.timestamp ?? nowSeconds()
   const signature = await crypto.subtle.sign({ name: 'Ed25519' }, options.key ?? (await discordPrivateKey()), new TextEncoder().encode(timestamp + body))
-  const hex = Array.from(new Uint8Array(signature), (b) => b.toString(16).padStart(2, '0')).join('')
-  return { 'content-type': 'application/json', 'x-signature-ed25519': hex, 'x-signature-timestamp': timestamp }
+  return { 'content-type': 'application/json', 'x-signature-ed25519': toHex(signature), 'x-signature-timestamp': timestamp }
 }
 
 export async function slackHeaders(body: string, timestamp = nowSeconds()): Promise<Record<string, string>> {

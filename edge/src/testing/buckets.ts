@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:workers'
+import { toHex } from '@snoopi/gpu-service/contract/hex'
 
 /** The real R2 binding of wrangler.toml (`IMAGES`), as tests see it. */
 export const IMAGES = (env as unknown as { IMAGES: R2Bucket }).IMAGES
@@ -6,7 +7,7 @@ export const IMAGES = (env as unknown as { IMAGES: R2Bucket }).IMAGES
 /** A random id of `length` lowercase hex characters, so tests never share R2 or cache entries. */
 export function randomHex(length: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(length / 2)))
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('').slice(0, length)
+  return toHex(bytes).slice(0, length)
 }
 
 export interface BucketCall {

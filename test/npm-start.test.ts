@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../scripts/dev/port-check.ts'
+import { exited } from './start-stack.ts'
 
 /**
  * `npm start` itself, the way a developer, an IDE, systemd or Docker runs it: through npm, with signals
@@ -28,11 +29,6 @@ function npmStart(edgePort: number, gpuPort: number) {
   child.stdout.on('data', (chunk: Buffer) => (run.output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (run.output += chunk.toString()))
   return run
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
-  return new Promise((done) => child.once('exit', (code) => done(code)))
 }
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {

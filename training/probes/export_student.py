@@ -20,7 +20,7 @@ from snoopi_train import device  # noqa: E402
 from snoopi_train.export import export_bundle, reference_images  # noqa: E402
 from snoopi_train.nets import ModelConfig  # noqa: E402
 from snoopi_train.recipe import bundle_version  # noqa: E402
-from snoopi_train.stages.student import load_student  # noqa: E402
+from snoopi_train.stages.student import StudentResult, load_student  # noqa: E402
 
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 p.add_argument("work", type=Path)
@@ -35,7 +35,7 @@ settings = state["settings"]
 cfg = ModelConfig(zero_padding=text.zero_padding)
 version = bundle_version(settings["batch"], cfg.zero_padding, args.projection, paired=settings.get("paired_weight", 0) > 0,
                          removal=settings.get("removal_weight", 0) > 0)
-trained = f"{int(state['step']):,} steps × {settings['batch']}"
+trained = StudentResult(unet, steps=int(state["step"]), batch=settings["batch"]).trained
 export_bundle(args.out, cfg, text, unet, ae, args.alpha, version=version, trained=trained,
               nasa_projection_alpha=args.alpha if args.projection else None)
 (args.out / "reference-images.json").write_text(json.dumps(reference_images(text, unet, ae, args.alpha, projection=args.projection)))

@@ -167,6 +167,12 @@ def student_curve_point(unet, ae, encode, seeds_per_caption: int = 8) -> dict:
 
 
 def removal_rates(unet, ae, encode, seeds: list[int], alpha: float, pairs=REMOVAL_PAIRS, projection: bool = False) -> dict:
+    images, keeps, removes = removal_images(unet, ae, encode, seeds, alpha, pairs, projection)
+    return removal_summary(images, keeps, removes, len(pairs), len(seeds), alpha, projection)
+
+
+def removal_images(unet, ae, encode, seeds: list[int], alpha: float, pairs=REMOVAL_PAIRS, projection: bool = False):
+    """(images, kept objects, removed object) of each prompt/negative pair × seed, pair-major, with NASA at `alpha`."""
     captions, negatives, keeps, removes, all_seeds = [], [], [], [], []
     for objects, remove in pairs:
         for s in seeds:
@@ -176,7 +182,7 @@ def removal_rates(unet, ae, encode, seeds: list[int], alpha: float, pairs=REMOVA
             removes.append(remove)
             all_seeds.append(s)
     images = one_step_images(unet, ae, encode, captions, all_seeds, negatives=negatives, alpha=alpha, projection=projection)
-    return removal_summary(images, keeps, removes, len(pairs), len(seeds), alpha, projection)
+    return images, keeps, removes
 
 
 def removal_summary(images: np.ndarray, keeps, removes, pairs: int, seeds: int, alpha: float = 0.0, projection: bool = False) -> dict:

@@ -32,7 +32,8 @@ Options:
   --work <dir>      checkpoints (default .cache/training)
   --out <dir>       where the bundle is installed (default gpu-service/assets/default-bundle)
   --results <dir>   tables, curves and the plot (default training/results)
-  --until <stage>   stop after autoencoder|teacher|scene_clip|pgsb|swiftbrush|evaluate|export
+  --until <stage>   stop after autoencoder|teacher|scene_clip|pairs|pgsb|swiftbrush|evaluate|export
+                    (pairs: the teacher's samples the students regress onto)
   --student-steps N steps of each student (default 5000); a larger N later extends finished students
   --budget S=SEC    cap stage S (teacher, pgsb or swiftbrush) at SEC seconds of wall time: after a
                     short probe of its speed its step count is lowered to what fits (repeatable)
@@ -49,6 +50,7 @@ Options:
                     NASA edit, onto the teacher's samples of the kept objects (training/results/README.md,
                     "Removal pairs"); work and results default to .cache/training-removal and
                     training/results-removal
+  --removal-weight W  the removal pairs' loss weight (default 1; implies --removal)
   --quick           a few steps per stage, to try the pipeline end to end (not a usable model)
   --help            this text
 
@@ -61,6 +63,7 @@ export const OPTIONS = {
   results: { type: 'string' },
   grounded: { type: 'boolean', default: false },
   removal: { type: 'boolean', default: false },
+  'removal-weight': { type: 'string' },
   until: { type: 'string' },
   'student-steps': { type: 'string' },
   budget: { type: 'string', multiple: true },
@@ -74,12 +77,14 @@ export const OPTIONS = {
 /** The `python3 -m snoopi_train` arguments of an `npm run train:default` command line. */
 export function recipeArgs(values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']): string[] {
   // the grounded recipe and the removal pairs keep their own work folder and results
-  const suffix = (values.grounded ? '-grounded' : '') + (values.removal ? '-removal' : '')
+  const removal = values.removal || values['removal-weight'] !== undefined
+  const suffix = (values.grounded ? '-grounded' : '') + (removal ? '-removal' : '')
   const work = resolve(values.work ?? join(ROOT, `.cache/training${suffix}`))
   const results = resolve(values.results ?? join(ROOT, `training/results${suffix}`))
   const args = ['-m', 'snoopi_train', '--work', work, '--out', resolve(values.out), '--results', results]
   if (values.grounded) args.push('--grounded')
-  if (values.removal) args.push('--removal')
+  if (values['removal-weight'] !== undefined) args.push('--removal-weight', values['removal-weight'])
+  else if (values.removal) args.push('--removal')
   if (values.until) args.push('--until', values.until)
   if (values['student-steps']) args.push('--student-steps', values['student-steps'])
   if (values.students) args.push('--students', values.students)

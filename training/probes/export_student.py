@@ -34,7 +34,7 @@ state = device.load(args.work / "pgsb.pt")
 settings = state["settings"]
 cfg = ModelConfig(zero_padding=text.zero_padding)
 version = bundle_version(settings["batch"], cfg.zero_padding, args.projection, paired=settings.get("paired_weight", 0) > 0,
-                         removal=settings.get("removal_weight", 0) > 0)
+                         removal=settings.get("removal_weight", 0))
 trained = StudentResult(unet, steps=int(state["step"]), batch=settings["batch"]).trained
 export_bundle(args.out, cfg, text, unet, ae, args.alpha, version=version, trained=trained,
               nasa_projection_alpha=args.alpha if args.projection else None)

@@ -15,14 +15,14 @@ from .nets import ModelConfig
 from .scene_clip import ClipSettings, train_scene_clip
 from .stages.autoencoder import AutoencoderSettings, train_autoencoder
 from .stages.paired import PairedSettings
-from .stages.removal import RemovalSettings
+from .stages.removal import REMOVAL_WEIGHT, RemovalSettings
 from .stages.student import StudentSettings
 from .stages.teacher import TeacherSettings, train_teacher
 
 if TYPE_CHECKING:
     from .recipe import RunOptions
 
-STAGES = ("autoencoder", "teacher", "scene_clip", "pgsb", "swiftbrush", "evaluate", "export")
+STAGES = ("autoencoder", "teacher", "scene_clip", "pairs", "pgsb", "swiftbrush", "evaluate", "export")
 STUDENTS = ("pgsb", "swiftbrush")
 
 # The GPU profile: the same recipe with 4–8× larger batches and more steps. A 1.9M-parameter UNet on
@@ -36,8 +36,6 @@ GPU_PROFILE = {
 
 # The grounded recipe's loss weights (grounding.py).
 GROUNDED = {"teacher": 0.02, "students": 0.0}
-# `--removal`: the removal pairs' weight (stages/removal.py), the paired regression's.
-REMOVAL_WEIGHT = 1.0
 
 
 def apply_profile(profile: str, teacher_s: TeacherSettings, students: list[StudentSettings]) -> None:
@@ -69,7 +67,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--work", type=Path, default=Path("../.cache/training"), help="checkpoints and stage outputs (default ../.cache/training)")
     p.add_argument("--out", type=Path, default=Path("../gpu-service/assets/default-bundle"), help="where the exported bundle goes")
     p.add_argument("--results", type=Path, default=Path("results"), help="evaluation tables, curves and plot (default training/results)")
-    p.add_argument("--until", choices=STAGES, default="export", help="stop after this stage")
+    p.add_argument("--until", choices=STAGES, default="export",
+                   help="stop after this stage (pairs: the teacher's samples the students regress onto, e.g. before training students "
+                   "in separate work folders)")
     p.add_argument("--student-steps", type=int, default=None,
                    help=f"training steps of each student (default {StudentSettings().steps}); raising it later extends finished students")
     p.add_argument("--quick", action="store_true", help="a few steps per stage (for tests); never for the real model")
@@ -93,7 +93,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--removal", action="store_true",
                    help="removal pairs (experimental, for NASA): the students also regress, with the serving NASA edit, onto the "
                    "teacher's samples of the kept objects (stages/removal.py); use its own --work folder")
-    return p.parse_args(argv)
+    p.add_argument("--removal-weight", type=float, default=None, metavar="W",
+                   help=f"the removal pairs' loss weight (default {REMOVAL_WEIGHT}; implies --removal)")
+    args = p.parse_args(argv)
+    if args.removal_weight is not None:
+        if not args.removal_weight > 0:
+            p.error("--removal-weight must be above 0")
+        args.removal = True
+    return args
 
 
 def run_options(args: argparse.Namespace, pgsb: StudentSettings, swiftbrush: StudentSettings) -> RunOptions:
@@ -122,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         teacher_s.grounding = GROUNDED["teacher"]
         pgsb_s.grounding = sb_s.grounding = GROUNDED["students"]
     if args.removal:
-        pgsb_s.removal_weight = sb_s.removal_weight = REMOVAL_WEIGHT
+        pgsb_s.removal_weight = sb_s.removal_weight = args.removal_weight or REMOVAL_WEIGHT
     apply_profile(args.profile, teacher_s, [pgsb_s, sb_s])
     for stage, settings in (("teacher", teacher_s), ("pgsb", pgsb_s), ("swiftbrush", sb_s)):
         settings.time_budget_s = budgets.get(stage, 0.0)

@@ -16,7 +16,7 @@ from .nets import AutoEncoder, ModelConfig, TextEncoder, UNet
 from .plot import plot_curves
 from .scene_clip import SceneCLIP
 from .stages.paired import PairedSettings, make_paired_targets
-from .stages.removal import RemovalSettings, make_removal_targets
+from .stages.removal import REMOVAL_WEIGHT, RemovalSettings, make_removal_targets
 from .stages.student import StudentResult, StudentSettings, student_finished, train_student
 from .text_features import CaptionEncoder
 
@@ -74,6 +74,8 @@ def finish(run: RunOptions, models: Trained) -> None:
               if run.pgsb.paired_weight > 0 or run.swiftbrush.paired_weight > 0 else None)
     removal = (make_removal_targets(models.teacher, encode, models.cfg.latent_channels, run.work, run.removal)
                if run.removal is not None else None)
+    if run.until == "pairs":
+        return
 
     def train(name: str) -> StudentResult:
         return train_student(name, models.cfg, run.student(name), models.teacher, models.text, models.ae, run.work, curve_fn, every,
@@ -110,21 +112,21 @@ def finish(run: RunOptions, models: Trained) -> None:
     staging = run.out.with_name(run.out.name + ".staging")
     export_bundle(staging, models.cfg, models.text, pgsb.unet, models.ae, nasa["alpha"],
                   version=bundle_version(pgsb.batch, models.cfg.zero_padding, projection, paired=run.pgsb.paired_weight > 0,
-                                         removal=run.removal is not None), trained=pgsb.trained,
+                                         removal=run.pgsb.removal_weight if run.removal is not None else 0.0), trained=pgsb.trained,
                   nasa_projection_alpha=alpha if projection else None)
     write_json(staging / "reference-images.json", reference_images(models.text, pgsb.unet, models.ae, alpha, projection=projection))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")
 
 
-def bundle_version(student_batch: int, grounded: bool, projection: bool = False, paired: bool = False, removal: bool = False) -> str:
+def bundle_version(student_batch: int, grounded: bool, projection: bool = False, paired: bool = False, removal: float = 0.0) -> str:
     """The exported bundle's version: it names what decides the images, because the edge caches
     images under it. The committed default's PG-SB student trained at the GPU profile's batch (256),
     a CPU retrain's at 32 (`-cpu`); the grounded recipe adds `-grounded`; a bundle whose negative
     prompts use NASA with projection by default adds `-nasa-proj` (the same weights with plain NASA by
     default draw other images for the same request); a student of the paired recipe is `v5`; one
-    trained with removal pairs (`--removal`) adds `-removal`."""
+    trained with removal pairs (`--removal`, the weight `removal`) adds `-removal` (`-removal0.5` at another weight than 1)."""
     return ((PAIRED_BUNDLE_VERSION if paired else BUNDLE_VERSION) + ("-cpu" if student_batch <= StudentSettings().batch else "") + ("-grounded" if grounded else "")
-            + ("-removal" if removal else "") + ("-nasa-proj" if projection else ""))
+            + (("-removal" if removal == 1 else f"-removal{removal:g}") if removal > 0 else "") + ("-nasa-proj" if projection else ""))
 
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent
@@ -142,8 +144,8 @@ def student_command(run: RunOptions, name: str, threads: int) -> list[str]:
         command.append("--quick")
     if run.grounded:  # without it the child would take the grounded teacher for another recipe's and set it aside
         command.append("--grounded")
-    if run.removal is not None:
-        command.append("--removal")
+    if run.removal is not None:  # and its weight, where it is not the default
+        command += ["--removal"] if run.pgsb.removal_weight == REMOVAL_WEIGHT else ["--removal-weight", repr(run.pgsb.removal_weight)]
     return command
 
 

@@ -13,6 +13,7 @@ from snoopi_train import scenes
 from snoopi_train.evaluate import REMOVAL_PAIRS, survey_pairs
 from snoopi_train.cli import parse, run_options
 from snoopi_train.recipe import bundle_version, student_command, write_results
+from snoopi_train.stages.removal import REMOVAL_WEIGHT
 from snoopi_train.stages.student import StudentSettings
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent
@@ -65,6 +66,15 @@ class StudentsTogetherTest(unittest.TestCase):
         self.assertIn("[pgsb] extending from step 10 to 12", log)
         self.assertEqual(torch.load(together / "swiftbrush.pt")["step"], 12)
 
+    def test_until_pairs_makes_the_teachers_samples_and_trains_no_student(self):
+        work = self.tmp / "pairs"
+        shutil.copytree(self.tmp / "shared", work)
+        run_recipe(work, "--threads", "1", "--until", "pairs", "--removal")
+        made = sorted(p.name for p in work.iterdir() if p.suffix == ".pt")
+        self.assertIn("paired-targets.pt", made)
+        self.assertIn("removal-targets.pt", made)
+        self.assertFalse({"pgsb.pt", "swiftbrush.pt"} & set(made), "--until pairs trained a student")
+
 
 class GroundedRecipeTest(unittest.TestCase):
     def test_a_grounded_run_sets_the_plain_teacher_aside_and_trains_its_own(self):
@@ -88,11 +98,17 @@ class StudentCommandTest(unittest.TestCase):
         argv = ["--work", "/tmp/w", "--results", "/tmp/r", "--out", "/tmp/o", "--device", "cpu", "--profile", "gpu", "--workers", "2",
                 "--budget", "pgsb=60", "--student-steps", "40", "--quick", "--grounded", "--removal", "--threads", "4"]
         run = parse(argv)
-        child = parse(student_command(run_options(run, StudentSettings(), StudentSettings()), "pgsb", 2)[3:])
+        removal = StudentSettings(removal_weight=REMOVAL_WEIGHT)  # what --removal sets (cli.main)
+        child = parse(student_command(run_options(run, removal, removal), "pgsb", 2)[3:])
         self.assertEqual((child.only, child.threads), ("pgsb", 2))
         self.assertTrue(child.removal, "a child without --removal would train a student without the removal pairs")
         same = lambda a: {k: v for k, v in vars(a).items() if k not in ("only", "threads", "students", "until")}  # noqa: E731
         self.assertEqual(same(child), same(run))
+        weighted = parse(argv[:-3] + ["--removal-weight", "0.5", "--threads", "4"])
+        self.assertTrue(weighted.removal, "--removal-weight implies --removal")
+        options = run_options(weighted, StudentSettings(removal_weight=0.5), StudentSettings(removal_weight=0.5))
+        child = parse(student_command(options, "swiftbrush", 2)[3:])
+        self.assertEqual(child.removal_weight, 0.5, "a child without the weight would train at the default one")
 
 
 class BundleVersionTest(unittest.TestCase):
@@ -112,6 +128,7 @@ class BundleVersionTest(unittest.TestCase):
         removal = {bundle_version(batch, grounded, projection, paired=True, removal=True) for batch, grounded, projection in versions}
         self.assertEqual(bundle_version(32, False, True, paired=True, removal=True), "shapes-pgsb-v5-cpu-removal-nasa-proj")
         self.assertEqual(len(removal | paired | set(versions.values())), 24)
+        self.assertEqual(bundle_version(32, False, True, paired=True, removal=0.5), "shapes-pgsb-v5-cpu-removal0.5-nasa-proj")
         committed = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/snoopi.json").read_text())
         self.assertEqual(committed["version"], versions[(256, False, "nasa_projection_alpha" in committed)])
         unet_config = json.loads((TRAINING_DIR.parent / "gpu-service/assets/default-bundle/unet/config.json").read_text())

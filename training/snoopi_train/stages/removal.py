@@ -28,6 +28,8 @@ from ..text_features import CaptionEncoder
 from .paired import PairedSettings, teacher_samples
 
 FILE_NAME = "removal-targets.pt"
+# `--removal`'s loss weight (`--removal-weight` sets another): the paired regression's.
+REMOVAL_WEIGHT = 1.0
 TUNING_COMBOS = frozenset(frozenset(objects) for objects, _ in REMOVAL_PAIRS)
 
 

@@ -92,7 +92,7 @@ class RemovalPairsTest(unittest.TestCase):
             with_pairs, without = removal_error(trained[1.0]), removal_error(trained[0.0])
             self.assertLess(with_pairs, 0.3 * without, (with_pairs, without))
 
-    def test_a_student_trained_without_removal_pairs_is_set_aside(self):
+    def test_a_student_trained_without_removal_pairs_or_at_another_weight_is_set_aside(self):
         with tempfile.TemporaryDirectory() as work:
             work = Path(work)
             pairs = tiny_pairs(self.teacher, self.text, work, count=8)
@@ -105,6 +105,10 @@ class RemovalPairsTest(unittest.TestCase):
             train_student("pgsb", TINY, removal, self.teacher, self.text, self.ae, work, paired=pairs, removal=targets)
             self.assertTrue((work / "pgsb.pt.no-removal-student").exists())
             self.assertEqual(torch.load(work / "pgsb.pt")["settings"]["removal_weight"], 1.0)
+            heavier = StudentSettings(steps=2, batch=4, lora_rank=4, warmup=1, clip_weight=0.0, removal_weight=2.0, removal_batch=2)
+            train_student("pgsb", TINY, heavier, self.teacher, self.text, self.ae, work, paired=pairs, removal=targets)
+            self.assertTrue((work / "pgsb.pt.removal1-student").exists(), "a student of another removal weight was extended")
+            self.assertEqual(torch.load(work / "pgsb.pt")["settings"]["removal_weight"], 2.0)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def set_aside_if_other_recipe(path: Path, name: str, paired_weight: float, remov
     again: one of another parametrisation (an older recipe's ε student would be evaluated as noise),
     one of the other warm-up (onto the one-step estimate without the paired regression, or the other
     way round: extending it would mix two recipes), or one trained with removal pairs when this run has
-    none or the other way round. The file is read once."""
+    none, the other way round, or at another weight. The file is read once."""
     if not path.exists():
         return
     state = device.load(path)
@@ -130,6 +130,11 @@ def set_aside_if_other_recipe(path: Path, name: str, paired_weight: float, remov
             log(name, f"{path.name} was trained {'with' if saved > 0 else 'without'} {what}, this run "
                 f"{'with' if wanted > 0 else 'without'}: moved to {aside.name}, training again")
             return
+    saved = float(state.get("settings", {}).get("removal_weight", 0.0))
+    if saved > 0 and saved != removal_weight:  # extending it would mix two weights
+        aside = path.with_name(path.name + f".removal{saved:g}-student")
+        path.replace(aside)
+        log(name, f"{path.name} was trained with removal pairs at weight {saved:g}, this run {removal_weight:g}: moved to {aside.name}, training again")
 
 
 def load_student(work: Path, name: str = "pgsb") -> tuple[AutoEncoder, TextEncoder, UNet]:

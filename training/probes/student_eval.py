@@ -2,7 +2,9 @@
 form's α tuned on seeds 100000+, then eight pairs × 100 seeds and the survey of the 105 untuned pairs; seed diversity too), without the teacher and
 SwiftBrush rows — for a run that trained only that student (`--only pgsb`), e.g. the grounded one:
 
-    cd training && python3 probes/student_eval.py ../.cache/training-grounded
+    cd training && python3 probes/student_eval.py ../.cache/training-grounded [--projection-only]
+
+(`--projection-only`: NASA with projection alone, the removal pairs' form; about half the time.)
 
 The survey is also reported in two halves: the combinations a `--removal` student's removal pairs may
 use as prompts, and the untouched ones (stages/removal.py).
@@ -33,7 +35,8 @@ SURVEY_SEEDS = list(range(200_000, 200_010))
 # The survey's halves: the combinations removal pairs may use as prompts (`--removal`) and the untouched ones.
 trained_half = [pair for pair in survey_pairs(untuned=True) if removal_training_combo(pair[0])]
 untouched_half = [pair for pair in survey_pairs(untuned=True) if not removal_training_combo(pair[0])]
-for projection, cands in ((False, ALPHA_CANDIDATES), (True, PROJECTION_ALPHA_CANDIDATES)):
+forms = ((False, ALPHA_CANDIDATES), (True, PROJECTION_ALPHA_CANDIDATES))
+for projection, cands in forms[1:] if "--projection-only" in sys.argv[2:] else forms:
     sweep = [removal_rates(unet, ae, encode, tuning, a, projection=projection) for a in cands]
     best = max(sweep, key=lambda r: (r["success"], -r["alpha"]))
     print("projection" if projection else "plain", "sweep", [(r["alpha"], round(r["success"], 2)) for r in sweep], "→", best["alpha"], flush=True)

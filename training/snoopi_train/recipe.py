@@ -112,7 +112,7 @@ def finish(run: RunOptions, models: Trained) -> None:
     staging = run.out.with_name(run.out.name + ".staging")
     export_bundle(staging, models.cfg, models.text, pgsb.unet, models.ae, nasa["alpha"],
                   version=bundle_version(pgsb.batch, models.cfg.zero_padding, projection, paired=run.pgsb.paired_weight > 0,
-                                         removal=run.pgsb.removal_weight if run.removal is not None else 0.0), trained=pgsb.trained,
+                                         removal=run.pgsb.removal_weight), trained=pgsb.trained,
                   nasa_projection_alpha=alpha if projection else None)
     write_json(staging / "reference-images.json", reference_images(models.text, pgsb.unet, models.ae, alpha, projection=projection))
     log("export", f"bundle written to {staging} (tokenizer files and the final move are done by scripts/train-default.ts)")

@@ -184,5 +184,42 @@ class ResultsTablesTest(unittest.TestCase):
         self.assertEqual(untuned, unordered - tuning, "the untuned survey: all but the pairs α is tuned on")
 
 
+class GpuTrainScriptTest(unittest.TestCase):
+    """gpu-train.sh is run on a lent GPU machine with minutes of device time: its dry run on the CPU
+    must go through every step it takes there."""
+
+    def script(self, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "GPU_TRAIN_DRY_RUN": "1", "PYTHON": sys.executable, "OPENBLAS_NUM_THREADS": "1"}
+        return subprocess.run(["bash", str(TRAINING_DIR / "gpu-train.sh"), *args], capture_output=True, text=True, env=env)
+
+    def test_the_dry_run_trains_evaluates_and_returns_slim_weights_of_the_chosen_recipe(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            work, out = Path(tmp) / "work", Path(tmp) / "out"
+            result = self.script(str(work), str(out), "160", "230", "--", "--removal-weight", "2")
+            self.assertEqual(result.returncode, 0, result.stdout[-3000:] + result.stderr[-3000:])
+            self.assertIn("all done after", result.stdout)
+            returned = sorted(p.name for p in out.iterdir())
+            self.assertEqual(returned, ["evaluation.json", "pgsb.pt", "scene_clip.pt", "swiftbrush.pt", "teacher.pt", "train.log"])
+            self.assertLessEqual(len(returned), 8, "a lent machine returns at most 8 files")
+            for name in ("pgsb", "swiftbrush"):
+                student = torch.load(out / f"{name}.pt")
+                self.assertEqual(sorted(student), ["curve", "settings", "step", "unet"], "slim: no LoRA teacher or optimiser state")
+                self.assertEqual(student["settings"]["removal_weight"], 2.0, f"{name} trained without the recipe options")
+            logs = {p.name: p.read_text() for p in (work / "logs").iterdir()}
+            self.assertIn("DDIM samples", logs["3-pairs.log"])
+            for name in ("4-pgsb.log", "5-swiftbrush.log"):
+                self.assertNotIn("DDIM samples", logs[name], "the pairs are made once, before the two student processes")
+            self.assertIn("with_projection", json.loads((out / "evaluation.json").read_text())["nasa"])
+
+    def test_it_explains_its_arguments(self):
+        usage = self.script()
+        self.assertEqual(usage.returncode, 2)
+        self.assertIn("gpu-train.sh WORK OUT [TEACHER_SECONDS] [STUDENT_SECONDS] [-- RECIPE_OPTIONS...]", usage.stdout)
+        self.assertNotIn("set -u", usage.stdout)
+        wrong = self.script("/tmp/w", "/tmp/o", "160", "230", "--removal")
+        self.assertEqual(wrong.returncode, 2)
+        self.assertIn("expected -- before the recipe options", wrong.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

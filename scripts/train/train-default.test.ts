@@ -129,6 +129,20 @@ describe('npm run train:default', () => {
     log.mockRestore()
   })
 
+  it('refuses a removal weight, step count or budget that is not a number before installing or training anything', () => {
+    const parse = (argv: string[]) => recipeArgs(parseArgs({ args: argv, options: OPTIONS }).values)
+    expect(() => parse(['--removal-weight', '0'])).toThrow(/--removal-weight 0: expected a number above 0/)
+    expect(() => parse(['--removal-weight', 'heavy'])).toThrow(/--removal-weight heavy: expected a number above 0/)
+    expect(() => parse(['--removal-weight=-1'])).toThrow(/expected a number above 0/)
+    expect(parse(['--removal-weight', '2'])).toContain('2')
+    expect(() => parse(['--student-steps', '2.5'])).toThrow(/--student-steps 2.5: expected a whole number/)
+    expect(() => parse(['--student-steps', '0'])).toThrow(/at least 1/)
+    expect(parse(['--student-steps', '8000'])).toContain('8000')
+    expect(() => parse(['--budget', 'pgsb'])).toThrow(/--budget pgsb: expected STAGE=SECONDS/)
+    expect(() => parse(['--budget', 'vae=10'])).toThrow(/STAGE one of teacher, pgsb, swiftbrush/)
+    expect(parse(['--budget', 'teacher=90.5'])).toContain('teacher=90.5')
+  })
+
   it('refuses unknown options', async () => {
     await expect(trainDefault(['--epochs', '3'])).rejects.toThrow(/Unknown option '--epochs'/)
   })

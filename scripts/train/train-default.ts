@@ -76,6 +76,7 @@ export const OPTIONS = {
 
 /** The `python3 -m snoopi_train` arguments of an `npm run train:default` command line. */
 export function recipeArgs(values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']): string[] {
+  checkNumbers(values)
   // the grounded recipe and the removal pairs keep their own work folder and results
   const removal = values.removal || values['removal-weight'] !== undefined
   const suffix = (values.grounded ? '-grounded' : '') + (removal ? '-removal' : '')
@@ -95,6 +96,17 @@ export function recipeArgs(values: ReturnType<typeof parseArgs<{ options: typeof
   return args
 }
 
+/** The numeric options, checked before anything is installed or trained (the recipe checks them again). */
+function checkNumbers(values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']): void {
+  const weight = values['removal-weight']
+  if (weight !== undefined && !(/^\d*\.?\d+$/.test(weight) && Number(weight) > 0)) throw new Error(`--removal-weight ${weight}: expected a number above 0`)
+  const steps = values['student-steps']
+  if (steps !== undefined && !(/^\d+$/.test(steps) && Number(steps) >= 1)) throw new Error(`--student-steps ${steps}: expected a whole number of steps, at least 1`)
+  for (const budget of values.budget ?? []) {
+    if (!/^(teacher|pgsb|swiftbrush)=\d*\.?\d+$/.test(budget)) throw new Error(`--budget ${budget}: expected STAGE=SECONDS with STAGE one of teacher, pgsb, swiftbrush`)
+  }
+}
+
 export async function trainDefault(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: OPTIONS })
   if (values.help) {
@@ -102,8 +114,8 @@ export async function trainDefault(argv: string[]): Promise<number> {
     return 0
   }
   const out = resolve(values.out)
-  const python = ensureTrainingPython()
   const args = recipeArgs(values)
+  const python = ensureTrainingPython()
   const code = await new Promise<number>((done, fail) => {
     const child = spawn(python, args, { cwd: join(ROOT, 'training'), stdio: 'inherit' })
     child.on('error', fail)
